@@ -1,0 +1,130 @@
+"""Value types of the published language.
+
+Money is integer pence, hours are decimals with two places (never floats), identifiers are
+validated where they enter the system: a teacher reference number (TRN) has 7 digits, a school
+unique reference number (URN) has 6, an academic year reads ``2025/26``.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+Trn = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{7}$"),
+    Field(description="Teacher reference number: 7 digits", examples=["1234567"]),
+]
+Urn = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{6}$"),
+    Field(description="School unique reference number: 6 digits", examples=["100000"]),
+]
+TrustId = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{1,10}$"),
+    Field(description="Trust group UID as published by DfE", examples=["2044"]),
+]
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
+    Field(description="An identifier chosen by the caller: letters, digits, . _ : -"),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Pence = Annotated[int, Field(ge=0, description="Money in integer pence")]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+
+HOURS_SCALE = Decimal("0.01")
+
+
+def _two_places(value: Decimal) -> Decimal:
+    return value.quantize(HOURS_SCALE, rounding=ROUND_HALF_UP)
+
+
+Hours = Annotated[
+    Decimal,
+    Field(ge=0, le=10000, max_digits=7, decimal_places=2, description="Hours, two decimal places"),
+    AfterValidator(_two_places),
+]
+
+
+def hours(value: str | int | Decimal) -> Decimal:
+    """Build an hours value with the fixed scale, e.g. ``hours("1.5") == Decimal("1.50")``."""
+    return _two_places(Decimal(value))
+
+
+def _check_academic_year(value: str) -> str:
+    start, end = value.split("/")
+    if (int(start) + 1) % 100 != int(end):
+        raise ValueError(f"academic year {value!r} must span consecutive years, e.g. 2025/26")
+    return value
+
+
+AcademicYear = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}/\d{2}$"),
+    AfterValidator(_check_academic_year),
+    Field(description="Academic year, September to August", examples=["2025/26"]),
+]
+
+
+class CareerStage(StrEnum):
+    TRAINEE = "trainee"
+    ECT_YEAR_1 = "ect_year_1"
+    ECT_YEAR_2 = "ect_year_2"
+    EARLY_CAREER = "early_career"
+    EXPERIENCED = "experienced"
+    MIDDLE_LEADER = "middle_leader"
+    SENIOR_LEADER = "senior_leader"
+
+
+class FundingModel(StrEnum):
+    CENTRALISED = "centralised"
+    DELEGATED = "delegated"
+    HYBRID = "hybrid"
+
+
+class ActivityType(StrEnum):
+    COURSE = "course"
+    NPQ = "npq"
+    MENTORING = "mentoring"
+    COACHING = "coaching"
+    INSET = "inset"
+    PEER_OBSERVATION = "peer_observation"
+    RESEARCH = "research"
+    OTHER = "other"
+
+
+class CourseKind(StrEnum):
+    NPQ = "npq"
+    MENTOR_DEVELOPMENT = "mentor_development"
+    UNIVERSITY = "university"
+    HUB = "hub"
+    INSET = "inset"
+    COACHING = "coaching"
+    SHADOWING = "shadowing"
+    PROFESSIONAL_MEMBERSHIP = "professional_membership"
+    OTHER = "other"
+
+
+class MentoringProgramme(StrEnum):
+    INITIAL_TEACHER_TRAINING = "initial_teacher_training"
+    EARLY_CAREER_INDUCTION = "early_career_induction"
+    NPQ = "npq"
+    PEER_COACHING = "peer_coaching"
+
+
+class Region(StrEnum):
+    NORTH_EAST = "north_east"
+    NORTH_WEST = "north_west"
+    YORKSHIRE_AND_THE_HUMBER = "yorkshire_and_the_humber"
+    EAST_MIDLANDS = "east_midlands"
+    WEST_MIDLANDS = "west_midlands"
+    EAST_OF_ENGLAND = "east_of_england"
+    LONDON = "london"
+    SOUTH_EAST = "south_east"
+    SOUTH_WEST = "south_west"

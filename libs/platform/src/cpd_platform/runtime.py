@@ -1,0 +1,210 @@
+"""Wiring of one service process: pool, migrations, outbox relay, Kafka subscribers, health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiokafka import ConsumerRecord
+from cpd_events.topics import ALL_TOPICS, TOPIC_OF_SERVICE
+from cpd_eventstore import (
+    EVENTSTORE_MIGRATIONS,
+    EventStore,
+    IdempotentConsumer,
+    Migration,
+    OutboxRelay,
+    migrate,
+)
+from cpd_eventstore.consumer import Handler
+from cpd_eventstore.db import DATABASE_UNAVAILABLE, Pool, create_pool
+from cpd_eventstore.kafka import ensure_topics, wait_for_broker
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+
+from cpd_platform.http import install_error_handlers, install_request_context
+from cpd_platform.logging import configure_logging
+from cpd_platform.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A consumer of other services' events: ``handler`` runs inside the consumer's transaction."""
+
+    name: str
+    topics: Sequence[str]
+    handler: Handler
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    migrations: Sequence[Migration] = ()
+    subscriptions: Sequence[Subscription] = ()
+    relays: bool = True
+    pool: Pool | None = field(default=None, init=False)
+    store: EventStore | None = field(default=None, init=False)
+    relay: OutboxRelay | None = field(default=None, init=False)
+    consumers: dict[str, IdempotentConsumer] = field(default_factory=dict, init=False)
+    broker: KafkaBroker | None = field(default=None, init=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+
+    @property
+    def name(self) -> str:
+        return self.settings.service_name
+
+    def require_store(self) -> EventStore:
+        if self.store is None:
+            raise RuntimeError("service not started")
+        return self.store
+
+    def require_pool(self) -> Pool:
+        if self.pool is None:
+            raise RuntimeError("service not started")
+        return self.pool
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await _retry(
+            lambda: create_pool(s.database_url, max_size=s.database_pool_size),
+            s.startup_timeout_s,
+            "database",
+        )
+        await migrate(self.pool, "eventstore", list(EVENTSTORE_MIGRATIONS))
+        if self.migrations:
+            await migrate(self.pool, self.name, list(self.migrations))
+        self.store = EventStore(self.pool)
+        await wait_for_broker(s.kafka_bootstrap_servers, s.startup_timeout_s)
+        await ensure_topics(s.kafka_bootstrap_servers, ALL_TOPICS, s.topic_partitions)
+        topic = TOPIC_OF_SERVICE.get(self.name)
+        if self.relays and topic is not None:
+            self.relay = OutboxRelay(
+                self.pool, s.kafka_bootstrap_servers, topic, idle_sleep=s.relay_idle_sleep_s
+            )
+            await self.relay.start()
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
+        if self.subscriptions:
+            self.broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=self.name)
+            for subscription in self.subscriptions:
+                self._subscribe(self.broker, subscription)
+            await self.broker.start()
+        log.info("service.started", topics=list(ALL_TOPICS))
+
+    def _subscribe(self, broker: KafkaBroker, subscription: Subscription) -> None:
+        assert self.pool is not None
+        s = self.settings
+        consumer = IdempotentConsumer(
+            self.pool, f"{self.name}.{subscription.name}", subscription.handler
+        )
+        self.consumers[subscription.name] = consumer
+
+        async def raw_body(message: StreamMessage[Any]) -> Any:
+            return message.body  # decoding is the consumer's job, so bad bytes dead-letter
+
+        async def on_batch(message: KafkaMessage) -> None:
+            records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
+            try:
+                await consumer.handle_batch(records)
+            except DATABASE_UNAVAILABLE as error:
+                log.warning("consumer.database_unavailable", error=repr(error))
+                await asyncio.sleep(1)  # the batch is redelivered (nack seeks back)
+                raise
+
+        broker.subscriber(
+            *subscription.topics,
+            group_id=consumer.name,
+            batch=True,
+            max_records=s.consumer_max_records,
+            batch_timeout_ms=100,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            session_timeout_ms=s.consumer_session_timeout_ms,
+            heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
+            decoder=raw_body,
+        )(on_batch)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.broker is not None:
+            await self.broker.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5)
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def health(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            await self.require_pool().fetchval("select 1", timeout=2)
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"unreachable: {error!r}"
+        try:
+            await wait_for_broker(self.settings.kafka_bootstrap_servers, within=2)
+            checks["broker"] = "ok"
+        except Exception as error:
+            checks["broker"] = f"unreachable: {error!r}"
+        if self.relay is not None:
+            checks["relay"] = {
+                "leader": self.relay.is_leader,
+                "last_error": self.relay.last_error,
+            }
+        return checks
+
+
+async def _retry(factory: Any, within: float, what: str) -> Any:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            return await factory()
+        except DATABASE_UNAVAILABLE as error:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"{what} unreachable for {within:.0f} s: {error!r}") from error
+            log.info("service.waiting", dependency=what, error=repr(error))
+            await asyncio.sleep(0.5)
+
+
+def create_app(runtime: ServiceRuntime, title: str, description: str) -> FastAPI:
+    """A FastAPI app that starts and stops the runtime, with errors and health wired in."""
+    s = runtime.settings
+    configure_logging(s.service_name, s.log_level, s.log_format)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    install_request_context(app)
+
+    @app.get("/health", tags=["operations"], summary="200 when database and broker answer")
+    async def health() -> JSONResponse:
+        checks = await runtime.health()
+        ok = checks["database"] == "ok" and checks["broker"] == "ok"
+        body = {"status": "ok" if ok else "unavailable", "service": runtime.name, **checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    return app
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime

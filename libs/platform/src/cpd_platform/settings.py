@@ -1,0 +1,40 @@
+"""Configuration of a service, from environment variables (one settings object per service)."""
+
+from __future__ import annotations
+
+from cpd_events.topics import DEFAULT_PARTITIONS
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = Field(validation_alias=AliasChoices("CPD_SERVICE_NAME", "service_name"))
+    database_url: str = Field(validation_alias=AliasChoices("DATABASE_URL", "database_url"))
+    kafka_bootstrap_servers: str = Field(
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+    )
+    topic_partitions: int = Field(
+        DEFAULT_PARTITIONS, ge=1, validation_alias=AliasChoices("CPD_TOPIC_PARTITIONS")
+    )
+    consumer_session_timeout_ms: int = Field(
+        10_000, ge=1000, validation_alias=AliasChoices("CPD_CONSUMER_SESSION_TIMEOUT_MS")
+    )
+    consumer_heartbeat_interval_ms: int = Field(
+        3_000, ge=100, validation_alias=AliasChoices("CPD_CONSUMER_HEARTBEAT_INTERVAL_MS")
+    )
+    consumer_max_records: int = Field(
+        500, ge=1, validation_alias=AliasChoices("CPD_CONSUMER_MAX_RECORDS")
+    )
+    relay_idle_sleep_s: float = Field(
+        0.02, gt=0, validation_alias=AliasChoices("CPD_RELAY_IDLE_SLEEP_S")
+    )
+    database_pool_size: int = Field(10, ge=2, validation_alias=AliasChoices("CPD_DB_POOL_SIZE"))
+    startup_timeout_s: float = Field(
+        60, gt=0, validation_alias=AliasChoices("CPD_STARTUP_TIMEOUT_S")
+    )
+    log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+    log_format: str = Field(
+        "auto", pattern="^(auto|json|console)$", validation_alias=AliasChoices("CPD_LOG_FORMAT")
+    )

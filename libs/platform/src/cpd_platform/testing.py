@@ -1,0 +1,155 @@
+"""Real infrastructure for tests and benchmarks: a PostgreSQL server and a Kafka-protocol broker.
+
+Obtained in this order: URLs from the environment (``CPD_TEST_DATABASE_URL`` or
+``DATABASE_URL``, and ``KAFKA_BOOTSTRAP_SERVERS``); a Docker engine through testcontainers if one
+answers; otherwise local servers from the binaries the project installs. A component that cannot
+be had raises :class:`InfrastructureUnavailable`: tests fail loudly, they never skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from cpd_platform.embedded import EmbeddedError, LocalBroker, LocalPostgres, free_port
+
+
+class InfrastructureUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    postgres_url: str
+    bootstrap_servers: str
+    source: str
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def infrastructure(workdir: Path | None = None) -> Iterator[Infrastructure]:
+    postgres_url = os.environ.get("CPD_TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    sources = []
+    with ExitStack() as stack:
+        if postgres_url:
+            sources.append("postgres from the environment")
+        if bootstrap:
+            sources.append("broker from the environment")
+        docker = (not postgres_url or not bootstrap) and _docker_answers()
+        if docker and not postgres_url:
+            from testcontainers.postgres import PostgresContainer
+
+            container = stack.enter_context(PostgresContainer("postgres:16", driver=None))
+            postgres_url = container.get_connection_url()
+            sources.append("postgres from testcontainers")
+        if docker and not bootstrap:
+            from testcontainers.kafka import KafkaContainer
+
+            kafka = stack.enter_context(KafkaContainer().with_kraft())
+            bootstrap = kafka.get_bootstrap_server()
+            sources.append("Kafka from testcontainers")
+        base = workdir or Path(tempfile.mkdtemp(prefix="cpd-test-"))
+        if not postgres_url:
+            server = LocalPostgres(base / "pgdata", free_port())
+            try:
+                postgres_url = server.start()
+            except EmbeddedError as error:
+                raise InfrastructureUnavailable(f"no PostgreSQL for the tests: {error}") from error
+            stack.callback(server.stop)
+            sources.append("local postgres")
+        if not bootstrap:
+            broker = LocalBroker(free_port(), log_file=base / "tansu.log")
+            try:
+                bootstrap = broker.start()
+            except EmbeddedError as error:
+                raise InfrastructureUnavailable(
+                    f"no Kafka broker for the tests: {error}"
+                ) from error
+            stack.callback(broker.stop)
+            sources.append("local Tansu broker")
+        yield Infrastructure(postgres_url, bootstrap, ", ".join(sources))
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database."""
+    head, _, tail = url.rpartition("/")
+    query = ""
+    if "?" in tail:
+        tail, query = tail.split("?", 1)
+        query = "?" + query
+    return f"{head}/{database}{query}"
+
+
+async def create_database(server_url: str, name: str | None = None) -> str:
+    """Create a fresh database on the server; return its URL."""
+    name = name or f"cpd_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'create database "{name}"')
+    finally:
+        await conn.close()
+    return with_database(server_url, name)
+
+
+async def drop_database(server_url: str, url: str) -> None:
+    name = url.rpartition("/")[2].split("?")[0]
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await conn.close()
+
+
+async def read_topic(
+    bootstrap_servers: str, topic: str, expect: int, within: float = 10.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read a topic from the beginning until ``expect`` records arrived or time ran out."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topic, within)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        deadline = asyncio.get_running_loop().time() + within
+        while len(records) < expect and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for items in batch.values():
+                records.extend(items)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(
+    consumer: AIOKafkaConsumer, topic: str, within: float
+) -> list[TopicPartition]:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        numbers = consumer.partitions_for_topic(topic)
+        if numbers:
+            return [TopicPartition(topic, p) for p in sorted(numbers)]
+        if asyncio.get_running_loop().time() > deadline:
+            raise InfrastructureUnavailable(f"topic {topic} does not exist")
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.1)
