@@ -16,9 +16,9 @@ ROOT = Path(__file__).parent
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+def infra() -> Iterator[Infrastructure]:
     """Started once per run; a missing component fails the tests that need it, loudly."""
-    with infrastructure(tmp_path_factory.mktemp("infra")) as found:
+    with infrastructure() as found:
         print(f"\ninfrastructure: {found.source}")
         yield found
 

@@ -8,22 +8,50 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-
 from cpd_events import REGISTRY, Envelope, InvalidEventPayload, UnknownEventType
 from cpd_events.entitlement_events import EntitlementPolicyPublished, HoursLogged
 from cpd_events.registry_events import TeacherRegistered, TrustFundingModelChosen
 from cpd_events.schema import export
 
-ARCHITECTURE_CATALOGUE = """
-TrustRegistered SchoolRegistered SchoolJoinedTrust SchoolLeftTrust CPDLeadDesignated
-TrustFundingModelChosen TeacherRegistered TeacherMovedSchool TeacherLeftProfession
-EntitlementPolicyPublished EntitlementGranted BudgetAllocated CPDRequested CPDApproved
-CPDDeclined CPDWithdrawn CPDCompleted HoursLogged HoursLogCorrected FundingCommitted
-FundingSpent DevelopmentPlanAgreed ProviderRegistered CourseListed CourseUpdated CourseBadged
-CourseBadgeRevoked CourseRetired CohortScheduled CourseFeedbackSubmitted MentorRegistered
-MentorTrainingCompleted LeadMentorDesignated MentorCapacitySet MentorAssigned MentorshipEnded
-MentoringSessionLogged
-""".split()
+ARCHITECTURE_CATALOGUE = [
+    "TrustRegistered",
+    "SchoolRegistered",
+    "SchoolJoinedTrust",
+    "SchoolLeftTrust",
+    "CPDLeadDesignated",
+    "TrustFundingModelChosen",
+    "TeacherRegistered",
+    "TeacherMovedSchool",
+    "TeacherLeftProfession",
+    "EntitlementPolicyPublished",
+    "EntitlementGranted",
+    "BudgetAllocated",
+    "CPDRequested",
+    "CPDApproved",
+    "CPDDeclined",
+    "CPDWithdrawn",
+    "CPDCompleted",
+    "HoursLogged",
+    "HoursLogCorrected",
+    "FundingCommitted",
+    "FundingSpent",
+    "DevelopmentPlanAgreed",
+    "ProviderRegistered",
+    "CourseListed",
+    "CourseUpdated",
+    "CourseBadged",
+    "CourseBadgeRevoked",
+    "CourseRetired",
+    "CohortScheduled",
+    "CourseFeedbackSubmitted",
+    "MentorRegistered",
+    "MentorTrainingCompleted",
+    "LeadMentorDesignated",
+    "MentorCapacitySet",
+    "MentorAssigned",
+    "MentorshipEnded",
+    "MentoringSessionLogged",
+]
 
 
 def envelope(event_type: str, version: int, data: dict[str, object]) -> Envelope:

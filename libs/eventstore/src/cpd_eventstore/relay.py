@@ -34,7 +34,7 @@ from cpd_eventstore.store import row_to_envelope
 
 log = structlog.get_logger(__name__)
 
-_SELECT = """select position, tx_id::text as tx_id, event_id, stream_id, stream_version,
+_SELECT = """select position, tx_id, event_id, stream_id, stream_version,
     event_type, schema_version, occurred_at, recorded_at, correlation_id, causation_id, actor,
     trust_id, school_urn, teacher_id, traceparent, data
     from es.events"""
@@ -49,7 +49,7 @@ _PENDING = f"""{_SELECT}
 
 @dataclass(frozen=True)
 class Checkpoint:
-    tx_id: str
+    tx_id: int
     position: int
     published: int
 
@@ -119,11 +119,11 @@ class OutboxRelay:
 
     async def checkpoint(self) -> Checkpoint:
         row = await self.pool.fetchrow(
-            "select tx_id::text, position, published from es.relay_checkpoints where relay = $1",
+            "select tx_id, position, published from es.relay_checkpoints where relay = $1",
             self.name,
         )
         if row is None:
-            return Checkpoint("0", 0, 0)
+            return Checkpoint(0, 0, 0)
         return Checkpoint(row["tx_id"], row["position"], row["published"])
 
     async def lag(self) -> int:

@@ -74,79 +74,88 @@ class EventStore:
         return await self.append_many([StreamWrite(stream_id, expected_version, events)], metadata)
 
     async def append_many(
-        self, writes: Sequence[StreamWrite], metadata: Metadata
+        self,
+        writes: Sequence[StreamWrite],
+        metadata: Metadata,
+        connection: Connection | None = None,
     ) -> list[Envelope]:
         """Append to several streams in one transaction: all or nothing.
 
         Raises :class:`ConcurrencyError` if any stream is not at its expected version. If every
         event id is stored already, nothing is written and the stored events are returned.
+        With ``connection``, the append joins the caller's transaction (as a savepoint).
         """
+        if connection is not None:
+            async with connection.transaction():
+                return await self._append(connection, writes, metadata)
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await self._append(conn, writes, metadata)
+
+    async def _append(
+        self, conn: Connection, writes: Sequence[StreamWrite], metadata: Metadata
+    ) -> list[Envelope]:
         streams = [w.stream_id for w in writes]
         if len(set(streams)) != len(streams):
             raise ValueError("append_many takes each stream once")
         event_ids = [e.event_id for w in writes for e in w.events]
         if not event_ids:
             return []
-        async with self.pool.acquire() as conn, conn.transaction():
-            for stream_id in sorted(streams):
-                await conn.execute(
-                    "select pg_advisory_xact_lock(hashtextextended($1, 0))", stream_id
-                )
-            stored = await conn.fetch(
-                f"select {_COLUMNS} from es.events where event_id = any($1::uuid[])"
-                " order by position",
-                event_ids,
+        for stream_id in sorted(streams):
+            await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 0))", stream_id)
+        stored = await conn.fetch(
+            f"select {_COLUMNS} from es.events where event_id = any($1::uuid[]) order by position",
+            event_ids,
+        )
+        if stored:
+            if len(stored) == len(event_ids):
+                return [row_to_envelope(row) for row in stored]
+            raise PartiallyStoredError(
+                f"{len(stored)} of {len(event_ids)} events are stored already"
             )
-            if stored:
-                if len(stored) == len(event_ids):
-                    return [row_to_envelope(row) for row in stored]
-                raise PartiallyStoredError(
-                    f"{len(stored)} of {len(event_ids)} events are stored already"
-                )
-            versions: dict[str, int] = dict(
-                await conn.fetch(  # type: ignore[arg-type]
-                    "select stream_id, max(stream_version) from es.events"
-                    " where stream_id = any($1::text[]) group by stream_id",
-                    streams,
-                )
+        versions: dict[str, int] = dict(
+            await conn.fetch(  # type: ignore[arg-type]
+                "select stream_id, max(stream_version) from es.events"
+                " where stream_id = any($1::text[]) group by stream_id",
+                streams,
             )
-            rows: list[tuple[Any, ...]] = []
-            for write in writes:
-                actual = versions.get(write.stream_id, NO_STREAM)
-                if write.expected_version not in (ANY_VERSION, actual):
-                    raise ConcurrencyError(write.stream_id, write.expected_version, actual)
-                for offset, new in enumerate(write.events, start=1):
-                    keys = new.keys()
-                    rows.append(
-                        (
-                            new.event_id,
-                            write.stream_id,
-                            actual + offset,
-                            new.event.event_type,
-                            new.event.schema_version,
-                            new.occurred_at,
-                            metadata.correlation_id,
-                            metadata.causation_id,
-                            metadata.actor,
-                            keys.trust_id,
-                            keys.school_urn,
-                            keys.teacher_id,
-                            metadata.traceparent,
-                            new.event.model_dump_json(),
-                        )
+        )
+        rows: list[tuple[Any, ...]] = []
+        for write in writes:
+            actual = versions.get(write.stream_id, NO_STREAM)
+            if write.expected_version not in (ANY_VERSION, actual):
+                raise ConcurrencyError(write.stream_id, write.expected_version, actual)
+            for offset, new in enumerate(write.events, start=1):
+                keys = new.keys()
+                rows.append(
+                    (
+                        new.event_id,
+                        write.stream_id,
+                        actual + offset,
+                        new.event.event_type,
+                        new.event.schema_version,
+                        new.occurred_at,
+                        metadata.correlation_id,
+                        metadata.causation_id,
+                        metadata.actor,
+                        keys.trust_id,
+                        keys.school_urn,
+                        keys.teacher_id,
+                        metadata.traceparent,
+                        new.event.model_dump_json(),
                     )
-            inserted = await conn.fetch(
-                f"""
-                insert into es.events (event_id, stream_id, stream_version, event_type,
-                    schema_version, occurred_at, correlation_id, causation_id, actor, trust_id,
-                    school_urn, teacher_id, traceparent, data)
-                select * from unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::int[],
-                    $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[],
-                    $11::text[], $12::text[], $13::text[], $14::jsonb[])
-                returning {_COLUMNS}
-                """,
-                *map(list, zip(*rows, strict=True)),
-            )
+                )
+        inserted = await conn.fetch(
+            f"""
+            insert into es.events (event_id, stream_id, stream_version, event_type,
+                schema_version, occurred_at, correlation_id, causation_id, actor, trust_id,
+                school_urn, teacher_id, traceparent, data)
+            select * from unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::int[],
+                $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[],
+                $11::text[], $12::text[], $13::text[], $14::jsonb[])
+            returning {_COLUMNS}
+            """,
+            *map(list, zip(*rows, strict=True)),
+        )
         return sorted((row_to_envelope(row) for row in inserted), key=lambda e: e.position or 0)
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[Envelope]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -69,6 +70,9 @@ def infrastructure(workdir: Path | None = None) -> Iterator[Infrastructure]:
             bootstrap = kafka.get_bootstrap_server()
             sources.append("Kafka from testcontainers")
         base = workdir or Path(tempfile.mkdtemp(prefix="cpd-test-"))
+        if workdir is None:
+            stack.callback(shutil.rmtree, base, ignore_errors=True)
+        base.chmod(0o755)  # the server may run as another user (postgres, when we are root)
         if not postgres_url:
             server = LocalPostgres(base / "pgdata", free_port())
             try:
