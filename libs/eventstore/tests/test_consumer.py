@@ -92,12 +92,15 @@ async def test_a_failed_event_parks_its_stream_and_a_retry_after_the_fix_applies
     ]
     # still broken: retry fails again, nothing moves
     outcome, error = await consumer.retry(letters[0].id)
-    assert outcome.failed == 1 and error is not None and "projection bug" in error
+    assert outcome.failed == 1
+    assert error is not None
+    assert "projection bug" in error
     assert await totals(pool) == {"s-1": 1, "s-9": 1}
 
     projection.fail_on = set()  # the fix is deployed
     outcome, error = await consumer.retry(letters[0].id)
-    assert error is None and outcome.applied == 3  # the failed one and its two followers
+    assert error is None
+    assert outcome.applied == 3  # the failed one and its two followers
     assert await totals(pool) == {"s-1": 4, "s-9": 1}
     assert await consumer.dead_letters() == []
     # a redelivery of the whole stream after all this changes nothing

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from cpd_events import Envelope, Metadata, NewEvent
 
-from cpd_eventstore.db import Pool, Row
+from cpd_eventstore.db import Connection, Pool, Row
 from cpd_eventstore.errors import ConcurrencyError, PartiallyStoredError
 
 #: Expected version for "whatever the stream holds" (no optimistic check).
@@ -113,7 +113,7 @@ class EventStore:
                 f"{len(stored)} of {len(event_ids)} events are stored already"
             )
         versions: dict[str, int] = dict(
-            await conn.fetch(  # type: ignore[arg-type]
+            await conn.fetch(
                 "select stream_id, max(stream_version) from es.events"
                 " where stream_id = any($1::text[]) group by stream_id",
                 streams,
