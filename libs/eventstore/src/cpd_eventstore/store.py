@@ -112,13 +112,14 @@ class EventStore:
             raise PartiallyStoredError(
                 f"{len(stored)} of {len(event_ids)} events are stored already"
             )
-        versions: dict[str, int] = dict(
-            await conn.fetch(
-                "select stream_id, max(stream_version) from es.events"
+        versions: dict[str, int] = {
+            row["stream_id"]: row["version"]
+            for row in await conn.fetch(
+                "select stream_id, max(stream_version) as version from es.events"
                 " where stream_id = any($1::text[]) group by stream_id",
                 streams,
             )
-        )
+        }
         rows: list[tuple[Any, ...]] = []
         for write in writes:
             actual = versions.get(write.stream_id, NO_STREAM)
