@@ -57,11 +57,9 @@ def teacher(stage: CareerStage = CareerStage.EXPERIENCED, fte: str = "100") -> T
     )
 
 
-def granted(stage: CareerStage = CareerStage.EXPERIENCED) -> list[object]:
-    return [
-        teacher(stage),
-        *teacher_decider.run([teacher(stage)], GrantEntitlement(YEAR, POLICY, True)),
-    ]
+def granted(stage: CareerStage = CareerStage.EXPERIENCED) -> list[Event]:
+    registered = teacher(stage)
+    return [registered, *teacher_decider.run([registered], GrantEntitlement(YEAR, POLICY, True))]
 
 
 def test_a_school_registers_once() -> None:
