@@ -28,3 +28,13 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10, **kwargs:
     )
     assert pool is not None
     return pool
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database."""
+    head, _, tail = url.rpartition("/")
+    query = ""
+    if "?" in tail:
+        tail, query = tail.split("?", 1)
+        query = "?" + query
+    return f"{head}/{database}{query}"

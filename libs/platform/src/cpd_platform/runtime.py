@@ -29,6 +29,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
+from cpd_platform.admin import install_admin_routes
 from cpd_platform.http import install_error_handlers, install_request_context
 from cpd_platform.logging import configure_logging
 from cpd_platform.settings import ServiceSettings
@@ -194,6 +195,8 @@ def create_app(runtime: ServiceRuntime, title: str, description: str) -> FastAPI
     app.state.runtime = runtime
     install_error_handlers(app)
     install_request_context(app)
+
+    install_admin_routes(app, runtime)
 
     @app.get("/health", tags=["operations"], summary="200 when database and broker answer")
     async def health() -> JSONResponse:

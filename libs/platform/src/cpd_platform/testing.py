@@ -21,6 +21,7 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from cpd_eventstore.db import with_database
 
 from cpd_platform.embedded import EmbeddedError, LocalBroker, LocalPostgres, free_port
 
@@ -92,16 +93,6 @@ def infrastructure(workdir: Path | None = None) -> Iterator[Infrastructure]:
             stack.callback(broker.stop)
             sources.append("local Tansu broker")
         yield Infrastructure(postgres_url, bootstrap, ", ".join(sources))
-
-
-def with_database(url: str, database: str) -> str:
-    """The same server URL pointing at another database."""
-    head, _, tail = url.rpartition("/")
-    query = ""
-    if "?" in tail:
-        tail, query = tail.split("?", 1)
-        query = "?" + query
-    return f"{head}/{database}{query}"
 
 
 async def create_database(server_url: str, name: str | None = None) -> str:

@@ -27,6 +27,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from entitlement.app import Entitlement
+from entitlement.consumers import course_offer
 from entitlement.domain.policy import PublishPolicy, policy_decider, policy_stream
 from entitlement.domain.teacher import ApproveCPD, LogHours, teacher_decider, teacher_stream
 
@@ -234,3 +235,23 @@ async def get_policy(
     if loaded.state.current is None:
         raise HTTPException(404, f"no policy published for {academic_year}")
     return PolicyIn.model_validate(loaded.state.current.model_dump())
+
+
+class CourseOut(BaseModel):
+    course_id: str
+    title: str
+    price_pence: int
+    hours: Hours
+    retired: bool
+
+
+@router.get(
+    "/courses/{course_id}",
+    tags=["catalogue replica"],
+    summary="A course as entitlement knows it from catalogue events",
+)
+async def get_course(course_id: Identifier, request: Request) -> CourseOut:
+    offer = await course_offer(runtime_of(request).require_pool(), course_id)
+    if offer is None:
+        raise HTTPException(404, f"no course {course_id} in entitlement's catalogue replica")
+    return CourseOut(**offer.__dict__)

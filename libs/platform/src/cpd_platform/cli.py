@@ -1,0 +1,221 @@
+"""``cpd``: the operator's command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cpd_platform import demo
+from cpd_platform.embedded import EmbeddedError
+from cpd_platform.launcher import SERVICES, Platform, PlatformError
+
+app = typer.Typer(help="Operate the CPD platform.", no_args_is_help=True, add_completion=False)
+dead_letters = typer.Typer(help="Events consumers could not handle.", no_args_is_help=True)
+app.add_typer(dead_letters, name="dead-letters")
+console = Console()
+ServiceName = Annotated[str, typer.Argument(help="entitlement, catalogue, mentoring or reporting")]
+
+
+def service_url(service: str) -> str:
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    return os.environ.get(f"CPD_{service.upper()}_URL", f"http://127.0.0.1:{SERVICES[service]}")
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _call(method: str, service: str, path: str, **kwargs: Any) -> Any:
+    try:
+        response = httpx.request(method, f"{service_url(service)}{path}", timeout=300, **kwargs)
+    except httpx.HTTPError as error:
+        _fail(f"{service} does not answer at {service_url(service)}: {error} (is `make up` on?)")
+    if response.status_code >= 400:
+        _fail(f"{service} answered {response.status_code}: {response.text}")
+    return response.json()
+
+
+def _raise_interrupt(_: int, __: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+def up(
+    seed: Annotated[bool, typer.Option(help="Seed the demo data (idempotent)")] = True,
+    home: Annotated[Path, typer.Option(envvar="CPD_HOME", help="State folder")] = Path(".cpd"),
+) -> None:
+    """Run the platform in the foreground; Ctrl-C stops everything cleanly.
+
+    Starts its own PostgreSQL (data kept in HOME/pgdata) unless DATABASE_URL names a server,
+    and its own Kafka-protocol broker unless KAFKA_BOOTSTRAP_SERVERS is set.
+    """
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    platform = Platform(
+        home=home.resolve(),
+        database_url=os.environ.get("DATABASE_URL") or None,
+        bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+        postgres_port=int(os.environ.get("CPD_POSTGRES_PORT", "55432")),
+        broker_port=int(os.environ.get("CPD_BROKER_PORT", "59092")),
+        partitions=int(os.environ.get("CPD_TOPIC_PARTITIONS", "12")),
+    )
+    try:
+        started = time.monotonic()
+        with console.status("starting PostgreSQL and the broker..."):
+            platform.start_infrastructure()
+        postgres = (
+            f"own, data in {platform.home / 'pgdata'}" if platform.postgres else "DATABASE_URL"
+        )
+        broker = "own Tansu" if platform.broker else "KAFKA_BOOTSTRAP_SERVERS"
+        console.print(f"PostgreSQL: {postgres}; broker: {broker} at {platform.bootstrap_servers}")
+        with console.status("creating databases and topics, starting the four services..."):
+            asyncio.run(platform.prepare())
+            platform.start_services()
+            asyncio.run(platform.wait_healthy())
+        console.print(
+            f"[green]all four services healthy[/green] in {time.monotonic() - started:.1f} s"
+        )
+        if seed:
+            with console.status("seeding the demo...") as status:
+                report = demo.seed(
+                    {s: platform.url(s) for s in SERVICES},
+                    progress=lambda step: status.update(f"seeding the demo: {step}..."),
+                )
+            console.print(
+                f"demo: {report.created} commands applied, {report.existing} already there"
+            )
+        _print_where_to_look(platform)
+        while True:
+            time.sleep(1)
+            for service in SERVICES:
+                process = platform.processes.get(service)
+                if process is not None and process.poll() is not None:
+                    console.print(
+                        f"[yellow]{service} exited ({process.returncode}); restarting[/yellow]"
+                    )
+                    console.print(platform.tail(service))
+                    platform.start_service(service)
+    except KeyboardInterrupt:
+        console.print("stopping...")
+    except (EmbeddedError, PlatformError) as error:
+        console.print(f"[red]could not start:[/red] {error}")
+        raise typer.Exit(1) from error
+    finally:
+        platform.stop()
+        console.print("stopped; data kept in " + str(platform.home))
+
+
+def _print_where_to_look(platform: Platform) -> None:
+    table = Table(title="CPD platform", show_lines=False)
+    table.add_column("service")
+    table.add_column("API docs")
+    table.add_column("health")
+    for service in SERVICES:
+        table.add_row(service, f"{platform.url(service)}/docs", f"{platform.url(service)}/health")
+    console.print(table)
+    record = f"{platform.url('reporting')}/teachers/{demo.TEACHERS[3][0]}/record"
+    console.print(f"A teacher's CPD record: {record}")
+    console.print(f"Logs: {platform.logs}    Ctrl-C stops everything.")
+
+
+@app.command()
+def status() -> None:
+    """Health of each service and its relay's lag."""
+    table = Table("service", "health", "relay published", "relay lag")
+    for service in SERVICES:
+        try:
+            health = httpx.get(f"{service_url(service)}/health", timeout=5)
+            state = health.json().get("status", str(health.status_code))
+        except httpx.HTTPError:
+            table.add_row(service, "[red]down[/red]", "", "")
+            continue
+        relay = httpx.get(f"{service_url(service)}/admin/relay", timeout=5)
+        published, lag = ("", "")
+        if relay.status_code == 200:
+            published, lag = str(relay.json()["published"]), str(relay.json()["lag"])
+        table.add_row(service, state, published, lag)
+    console.print(table)
+
+
+@app.command()
+def republish(
+    service: ServiceName,
+    from_position: Annotated[int, typer.Option(min=0, help="First global position")] = 0,
+) -> None:
+    """Send a service's stored events to its topic again (refill a broker that lost data)."""
+    result = _call("POST", service, "/admin/republish", json={"from_position": from_position})
+    console.print(f"sent {result['sent']} events to {result['topic']}")
+
+
+@dead_letters.command("list")
+def list_letters(
+    service: ServiceName,
+    status: Annotated[
+        list[str] | None, typer.Option(help="failed, parked, resolved, discarded")
+    ] = None,
+) -> None:
+    """List a service's dead letters."""
+    letters = _call(
+        "GET", service, "/admin/dead-letters", params={"status": status or ["failed", "parked"]}
+    )
+    table = Table("id", "consumer", "status", "stream", "version", "type", "error")
+    for letter in letters:
+        table.add_row(
+            str(letter["id"]),
+            letter["consumer"],
+            letter["status"],
+            letter["stream_id"] or "",
+            str(letter["stream_version"] or ""),
+            letter["event_type"] or "",
+            letter["error"][:80],
+        )
+    console.print(table)
+
+
+@dead_letters.command("retry")
+def retry_letter(service: ServiceName, consumer: str, letter_id: int) -> None:
+    """Retry a failed event after a fix; its parked followers follow."""
+    result = _call("POST", service, f"/admin/dead-letters/{consumer}/{letter_id}/retry")
+    if result["error"]:
+        _fail(f"still failing: {result['error']}")
+    console.print(f"applied {result['applied']} event(s)")
+
+
+@dead_letters.command("discard")
+def discard_letter(
+    service: ServiceName,
+    consumer: str,
+    letter_id: int,
+    reason: Annotated[str, typer.Option(help="Why it is safe to skip")],
+) -> None:
+    """Give up on a failed event (its version is skipped) and release its stream."""
+    result = _call(
+        "POST",
+        service,
+        f"/admin/dead-letters/{consumer}/{letter_id}/discard",
+        json={"reason": reason},
+    )
+    console.print(f"discarded; {result['applied']} parked event(s) applied after it")
+
+
+@app.command()
+def schemas(directory: Annotated[Path, typer.Argument()] = Path("schemas")) -> None:
+    """Write the JSON Schema of every event."""
+    from cpd_events.schema import export
+
+    console.print(f"wrote {len(export(directory))} schemas to {directory}")
+
+
+def main() -> None:
+    app()
