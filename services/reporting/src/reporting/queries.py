@@ -1,0 +1,149 @@
+"""Reads of the reporting read model: a teacher's portable CPD record."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+import asyncpg
+from cpd_events.types import (
+    AcademicYear,
+    ActivityType,
+    CareerStage,
+    Hours,
+    MentoringProgramme,
+    Pence,
+    Trn,
+    Urn,
+)
+from cpd_eventstore.db import Connection, Pool
+from pydantic import BaseModel, Field
+
+RequestStatus = Literal["requested", "approved", "declined", "withdrawn", "completed"]
+
+
+class YearRecord(BaseModel):
+    academic_year: AcademicYear
+    hours_entitled: Hours
+    hours_logged: Hours
+    hours_remaining_to_minimum: Hours = Field(
+        description="Hours still to log to reach the entitlement: never below zero"
+    )
+    funding_entitled_pence: Pence
+    funding_committed_pence: Pence
+    funding_spent_pence: Pence
+
+
+class ActivityHours(BaseModel):
+    academic_year: AcademicYear
+    activity_type: ActivityType
+    hours: Hours
+
+
+class RequestRecord(BaseModel):
+    request_id: str
+    academic_year: AcademicYear
+    course_id: str
+    course_title: str | None = Field(description="Null until the course's listing is seen")
+    status: RequestStatus
+    cost_pence: Pence
+
+
+class MentorLink(BaseModel):
+    mentor_trn: Trn
+    programme: MentoringProgramme
+    since: date
+
+
+class MenteeLink(BaseModel):
+    mentee_trn: Trn
+    programme: MentoringProgramme
+    since: date
+
+
+class TeacherRecord(BaseModel):
+    """A teacher's CPD record: it follows the teacher across school moves."""
+
+    trn: Trn
+    given_name: str
+    family_name: str
+    school_urn: Urn = Field(description="The teacher's current school")
+    career_stage: CareerStage
+    left_on: date | None = Field(description="When the teacher left the profession, if they did")
+    years: list[YearRecord]
+    hours_by_activity: list[ActivityHours]
+    requests: list[RequestRecord]
+    current_mentors: list[MentorLink]
+    mentees: list[MenteeLink] = Field(description="Current mentees of the teacher as a mentor")
+
+
+async def teacher_record(db: Pool | Connection, trn: str) -> TeacherRecord | None:
+    """The record of teacher ``trn``, or ``None`` if their registration is not seen yet.
+
+    All parts are read from one snapshot (a repeatable-read transaction), unless ``db`` is a
+    connection already inside a transaction, whose snapshot is then used.
+    """
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await teacher_record(conn, trn)
+    if db.is_in_transaction():
+        return await _read(db, trn)
+    async with db.transaction(isolation="repeatable_read", readonly=True):
+        return await _read(db, trn)
+
+
+async def _read(conn: Connection, trn: str) -> TeacherRecord | None:
+    teacher = await conn.fetchrow(
+        """select trn, given_name, family_name, school_urn, career_stage, left_on
+             from reporting.teachers where trn = $1""",
+        trn,
+    )
+    if teacher is None:
+        return None
+    years = await conn.fetch(
+        """select academic_year, hours_entitled, hours_logged,
+                  greatest(0, hours_entitled - hours_logged) as hours_remaining_to_minimum,
+                  funding_entitled_pence, funding_committed_pence, funding_spent_pence
+             from reporting.teacher_years where trn = $1
+            order by academic_year""",
+        trn,
+    )
+    by_activity = await conn.fetch(
+        """select academic_year, activity_type, sum(hours) as hours
+             from reporting.hours_log where trn = $1
+            group by academic_year, activity_type
+            order by academic_year, activity_type""",
+        trn,
+    )
+    requests = await conn.fetch(
+        """select r.request_id, r.academic_year, r.course_id, c.title as course_title,
+                  r.status, r.cost_pence
+             from reporting.teacher_requests r
+             left join reporting.courses c on c.course_id = r.course_id
+            where r.trn = $1
+            order by r.requested_at, r.request_id""",
+        trn,
+    )
+    mentorships = await conn.fetch(
+        """select mentor_trn, mentee_trn, programme, starts_on
+             from reporting.mentorships
+            where (mentee_trn = $1 or mentor_trn = $1) and ended_on is null
+            order by starts_on, mentor_trn, assignment_id""",
+        trn,
+    )
+    return TeacherRecord(
+        **dict(teacher),
+        years=[YearRecord(**dict(row)) for row in years],
+        hours_by_activity=[ActivityHours(**dict(row)) for row in by_activity],
+        requests=[RequestRecord(**dict(row)) for row in requests],
+        current_mentors=[
+            MentorLink(mentor_trn=m["mentor_trn"], programme=m["programme"], since=m["starts_on"])
+            for m in mentorships
+            if m["mentee_trn"] == trn
+        ],
+        mentees=[
+            MenteeLink(mentee_trn=m["mentee_trn"], programme=m["programme"], since=m["starts_on"])
+            for m in mentorships
+            if m["mentor_trn"] == trn
+        ],
+    )
