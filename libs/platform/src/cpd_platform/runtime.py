@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -95,7 +96,10 @@ class ServiceRuntime:
             await self.relay.start()
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
         if self.subscriptions:
-            self.broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=self.name)
+            # per-batch access lines at DEBUG: consumer outcomes are logged by our own code
+            self.broker = KafkaBroker(
+                s.kafka_bootstrap_servers, client_id=self.name, log_level=logging.DEBUG
+            )
             for subscription in self.subscriptions:
                 self._subscribe(self.broker, subscription)
             await self.broker.start()
