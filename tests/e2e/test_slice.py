@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from cpd_events.topics import ENTITLEMENT_EVENTS
 from cpd_platform.embedded import LocalBroker, free_port
 from cpd_platform.launcher import SERVICES, Platform
@@ -157,6 +158,8 @@ def test_the_slice_reaches_the_teacher_record(client: Client) -> None:
             "effective_from": "2025-09-01",
         },
     )
+    policy = client.get("entitlement", f"/policies?academic_year={YEAR}")
+    assert (policy["policy_version"], policy["minimum_hours"]) == (1, "35.00")
     client.post("entitlement", f"/teachers/{TRN}/entitlements", {"academic_year": YEAR})
     client.post("mentoring", "/mentors", {"trn": MENTOR, "school_urn": URN})
     client.post(

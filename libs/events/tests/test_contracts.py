@@ -8,6 +8,7 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+
 from cpd_events import REGISTRY, Envelope, InvalidEventPayload, UnknownEventType
 from cpd_events.entitlement_events import EntitlementPolicyPublished, HoursLogged
 from cpd_events.registry_events import TeacherRegistered, TrustFundingModelChosen

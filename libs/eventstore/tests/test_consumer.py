@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cpd_events import Envelope, Event
 from cpd_eventstore import IdempotentConsumer
 from cpd_eventstore.db import Connection, Pool

@@ -6,6 +6,7 @@ import asyncio
 from collections import defaultdict
 
 import pytest
+
 from cpd_events import REGISTRY
 from cpd_events.topics import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION
 from cpd_eventstore import NO_STREAM, EventStore, OutboxRelay, StreamWrite, republish

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from cpd_eventstore import (
     ANY_VERSION,
     NO_STREAM,

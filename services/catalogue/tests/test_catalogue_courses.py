@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from catalogue.domain import (
     Badge,
     BadgeCourse,

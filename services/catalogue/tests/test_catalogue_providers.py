@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from catalogue.domain import RegisterProvider, provider_decider
 from cpd_events.catalogue_events import ProviderRegistered
 from cpd_events.decider import Rule, RuleBroken

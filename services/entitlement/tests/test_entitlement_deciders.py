@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from cpd_events import Event
 from cpd_events.decider import Rule, RuleBroken
 from cpd_events.entitlement_events import (

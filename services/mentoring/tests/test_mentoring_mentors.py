@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from cpd_events.decider import Rule, RuleBroken
 from cpd_events.envelope import Event
 from cpd_events.mentoring_events import (

@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+
 from cpd_events import Envelope, Event
 from cpd_events.catalogue_events import CourseListed, CourseUpdated, ProviderRegistered
 from cpd_events.entitlement_events import (

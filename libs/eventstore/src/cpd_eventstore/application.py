@@ -10,7 +10,6 @@ from typing import Generic, TypeVar
 
 from cpd_events import REGISTRY, Envelope, Event, Metadata, NewEvent
 from cpd_events.decider import Decider
-
 from cpd_eventstore.errors import ConcurrencyError
 from cpd_eventstore.store import EventStore, StreamWrite
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
+
 from cpd_events import REGISTRY, Envelope, Event, EventContractError, EventRegistry
 from cpd_events.registry import parse_envelope
-
 from cpd_eventstore.db import DATABASE_UNAVAILABLE, Connection, Pool
 
 log = structlog.get_logger(__name__)

@@ -21,13 +21,13 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+
 from cpd_events.topics import (
     HEADER_EVENT_ID,
     HEADER_EVENT_TYPE,
     HEADER_SCHEMA_VERSION,
     HEADER_TRACEPARENT,
 )
-
 from cpd_eventstore.db import Pool
 from cpd_eventstore.kafka import make_producer, topic_message_count
 from cpd_eventstore.store import row_to_envelope

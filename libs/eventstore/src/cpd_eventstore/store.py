@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from cpd_events import Envelope, Metadata, NewEvent
-
 from cpd_eventstore.db import Connection, Pool, Row
 from cpd_eventstore.errors import ConcurrencyError, PartiallyStoredError
 

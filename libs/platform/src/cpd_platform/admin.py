@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Annotated
 
-from cpd_events.topics import TOPIC_OF_SERVICE
-from cpd_eventstore import IdempotentConsumer, list_dead_letters, republish
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from cpd_events.topics import TOPIC_OF_SERVICE
+from cpd_eventstore import IdempotentConsumer, list_dead_letters, republish
 from cpd_platform.http import PROBLEM_RESPONSES
 
 if TYPE_CHECKING:

@@ -61,9 +61,14 @@ def up(
     Starts its own PostgreSQL (data kept in HOME/pgdata) unless DATABASE_URL names a server,
     and its own Kafka-protocol broker unless KAFKA_BOOTSTRAP_SERVERS is set.
     """
+    # Ctrl-C and SIGTERM stop everything, even when started as a background job (which
+    # inherits SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    home = home.resolve()
+    lock = _claim(home)
     platform = Platform(
-        home=home.resolve(),
+        home=home,
         database_url=os.environ.get("DATABASE_URL") or None,
         bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         postgres_port=int(os.environ.get("CPD_POSTGRES_PORT", "55432")),
@@ -113,7 +118,26 @@ def up(
         raise typer.Exit(1) from error
     finally:
         platform.stop()
+        lock.unlink(missing_ok=True)
         console.print("stopped; data kept in " + str(platform.home))
+
+
+def _claim(home: Path) -> Path:
+    """One `cpd up` per state folder: a second one would fight the first for its ports."""
+    home.mkdir(parents=True, exist_ok=True)
+    lock = home / "up.pid"
+    if lock.exists():
+        try:
+            pid = int(lock.read_text().strip())
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError):
+            pass  # left by a run that was killed: take it over
+        except PermissionError:
+            _fail(f"the platform already runs from {home} (pid {lock.read_text().strip()})")
+        else:
+            _fail(f"the platform already runs from {home} (pid {pid}): stop it first (Ctrl-C)")
+    lock.write_text(str(os.getpid()))
+    return lock
 
 
 def _print_where_to_look(platform: Platform) -> None:

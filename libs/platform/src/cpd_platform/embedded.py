@@ -81,6 +81,7 @@ class LocalPostgres:
     data_dir: Path
     port: int
     log_file: Path = field(init=False)
+    managed: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()
@@ -119,7 +120,8 @@ class LocalPostgres:
             )
         if run_as:
             _chown_tree(self.data_dir.parent, run_as)
-        if self._running(bin_dir, run_as):
+        if self._running(bin_dir, run_as):  # left by a run that was killed: adopt it
+            self.managed = True
             wait_for_port(self.port, 30, "PostgreSQL")
             return self.url
         if port_open(self.port):
@@ -151,6 +153,10 @@ class LocalPostgres:
         return self.url
 
     def stop(self) -> None:
+        """Stop the server this object started or adopted."""
+        if not self.managed:
+            return
+        self.managed = False
         bin_dir = postgres_bin_dir()
         if bin_dir is None or not (self.data_dir / "postmaster.pid").exists():
             return

@@ -8,15 +8,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from cpd_events import Metadata
-from cpd_events.decider import Rule, RuleBroken
-from cpd_eventstore import ConcurrencyError
-from cpd_eventstore.db import DATABASE_UNAVAILABLE
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+
+from cpd_events import Metadata
+from cpd_events.decider import Rule, RuleBroken
+from cpd_eventstore import ConcurrencyError
+from cpd_eventstore.db import DATABASE_UNAVAILABLE
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +106,11 @@ def install_error_handlers(app: FastAPI) -> None:
             "the database is unreachable; nothing was changed, retry shortly",
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("http.unexpected_error", error=repr(error))
+        return problem(500, "Internal error", "an unexpected error; nothing more is known here")
 
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, unavailable)  # type: ignore[arg-type]

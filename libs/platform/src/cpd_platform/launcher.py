@@ -17,10 +17,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+
 from cpd_events.topics import ALL_TOPICS, DEFAULT_PARTITIONS
 from cpd_eventstore.db import with_database
 from cpd_eventstore.kafka import ensure_topics, wait_for_broker
-
 from cpd_platform.embedded import LocalBroker, LocalPostgres
 
 SERVICES: dict[str, int] = {

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiokafka import ConsumerRecord
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+
 from cpd_events.topics import ALL_TOPICS, TOPIC_OF_SERVICE
 from cpd_eventstore import (
     EVENTSTORE_MIGRATIONS,
@@ -23,13 +30,6 @@ from cpd_eventstore import (
 from cpd_eventstore.consumer import Handler
 from cpd_eventstore.db import DATABASE_UNAVAILABLE, Pool, create_pool
 from cpd_eventstore.kafka import ensure_topics, wait_for_broker
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
-
 from cpd_platform.admin import install_admin_routes
 from cpd_platform.http import install_error_handlers, install_request_context
 from cpd_platform.logging import configure_logging

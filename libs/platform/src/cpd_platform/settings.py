@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from cpd_events.topics import DEFAULT_PARTITIONS
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cpd_events.topics import DEFAULT_PARTITIONS
 
 
 class ServiceSettings(BaseSettings):

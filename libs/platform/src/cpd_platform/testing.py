@@ -21,8 +21,8 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from cpd_eventstore.db import with_database
 
+from cpd_eventstore.db import with_database
 from cpd_platform.embedded import EmbeddedError, LocalBroker, LocalPostgres, free_port
 
 

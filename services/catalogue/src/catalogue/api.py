@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from cpd_events import Envelope
-from cpd_events.types import CourseKind, Hours, Identifier, Name, Pence, Text
-from cpd_platform.http import PROBLEM_RESPONSES, metadata_of
-from cpd_platform.runtime import runtime_of
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from catalogue import app as service
 from catalogue.domain import ListCourse, RegisterProvider, RetireCourse
+from cpd_events import Envelope
+from cpd_events.types import CourseKind, Hours, Identifier, Name, Pence, Text
+from cpd_platform.http import PROBLEM_RESPONSES, metadata_of
+from cpd_platform.runtime import runtime_of
 
 router = APIRouter()
 

@@ -5,11 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
-from cpd_events import Envelope, Metadata
-from cpd_events.decider import Rule, RuleBroken
-from cpd_eventstore.application import Loaded, execute, handle, load
-from cpd_eventstore.store import EventStore, StreamWrite
-
 from catalogue.domain import (
     BadgeCourse,
     Course,
@@ -22,6 +17,10 @@ from catalogue.domain import (
     listing_decider,
     provider_decider,
 )
+from cpd_events import Envelope, Metadata
+from cpd_events.decider import Rule, RuleBroken
+from cpd_eventstore.application import Loaded, execute, handle, load
+from cpd_eventstore.store import EventStore, StreamWrite
 
 
 def provider_stream(provider_id: str) -> str:

@@ -6,10 +6,9 @@ connects until the app starts.
 
 from __future__ import annotations
 
+from catalogue.api import router
 from cpd_platform.runtime import ServiceRuntime, create_app
 from cpd_platform.settings import ServiceSettings
-
-from catalogue.api import router
 
 settings = ServiceSettings(service_name="catalogue")
 runtime = ServiceRuntime(settings)

@@ -7,6 +7,9 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import uuid4
 
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
 from cpd_events import Envelope
 from cpd_events.registry_events import SchoolRegistered, TeacherRegistered
 from cpd_events.types import (
@@ -23,9 +26,6 @@ from cpd_events.types import (
 from cpd_eventstore.application import load
 from cpd_platform.http import PROBLEM_RESPONSES, metadata_of
 from cpd_platform.runtime import runtime_of
-from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
-
 from entitlement.app import Entitlement
 from entitlement.consumers import course_offer
 from entitlement.domain.policy import PublishPolicy, policy_decider, policy_stream
@@ -225,16 +225,21 @@ async def get_teacher(trn: TrnPath, request: Request) -> TeacherOut:
     )
 
 
+class PolicyOut(PolicyIn):
+    model_config = ConfigDict(extra="ignore")
+    policy_version: int
+
+
 @router.get("/policies", tags=["entitlement"], summary="The current policy of an academic year")
 async def get_policy(
     request: Request, academic_year: Annotated[AcademicYear, Query()]
-) -> PolicyIn | None:
+) -> PolicyOut:
     loaded = await load(
         runtime_of(request).require_store(), policy_stream(academic_year), policy_decider
     )
     if loaded.state.current is None:
         raise HTTPException(404, f"no policy published for {academic_year}")
-    return PolicyIn.model_validate(loaded.state.current.model_dump())
+    return PolicyOut.model_validate(loaded.state.current.model_dump())
 
 
 class CourseOut(BaseModel):

@@ -6,7 +6,6 @@ from cpd_events import Envelope, Metadata
 from cpd_events.registry_events import SchoolRegistered, TeacherRegistered
 from cpd_eventstore import EventStore, StreamWrite
 from cpd_eventstore.application import execute, handle, load
-
 from entitlement.consumers import course_offer
 from entitlement.domain.policy import PublishPolicy, policy_decider, policy_stream
 from entitlement.domain.registry import RegisterSchool, school_decider, school_stream

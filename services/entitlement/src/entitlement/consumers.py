@@ -6,7 +6,6 @@ from cpd_events import Envelope, Event
 from cpd_events.catalogue_events import CourseListed, CourseRetired, CourseUpdated
 from cpd_eventstore import Migration
 from cpd_eventstore.db import Connection, Pool
-
 from entitlement.domain.teacher import CourseOffer
 
 MIGRATIONS = [

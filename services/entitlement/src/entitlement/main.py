@@ -5,7 +5,6 @@ from __future__ import annotations
 from cpd_events.topics import CATALOGUE_EVENTS
 from cpd_platform.runtime import ServiceRuntime, Subscription, create_app
 from cpd_platform.settings import ServiceSettings
-
 from entitlement.api import router
 from entitlement.consumers import MIGRATIONS, replicate_catalogue
 

@@ -6,13 +6,13 @@ from datetime import date
 from typing import Annotated
 from uuid import uuid4
 
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, StringConstraints
+
 from cpd_events import Envelope
 from cpd_events.types import Identifier, MentoringProgramme, Trn, Urn
 from cpd_platform.http import PROBLEM_RESPONSES, metadata_of
 from cpd_platform.runtime import runtime_of
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, StringConstraints
-
 from mentoring import app as service
 from mentoring.domain import (
     DEFAULT_CAPACITY,

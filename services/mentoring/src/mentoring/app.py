@@ -6,7 +6,6 @@ from cpd_events import Envelope, Metadata
 from cpd_events.decider import Rule, RuleBroken
 from cpd_eventstore.application import Loaded, handle, load
 from cpd_eventstore.store import EventStore
-
 from mentoring.domain import Mentor, MentorCommand, mentor_decider
 
 

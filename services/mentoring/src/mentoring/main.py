@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from cpd_platform.runtime import ServiceRuntime, create_app
 from cpd_platform.settings import ServiceSettings
-
 from mentoring.api import router
 
 settings = ServiceSettings(service_name="mentoring")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import APIRouter, HTTPException, Path, Request
+
 from cpd_events.types import Trn
 from cpd_platform.http import PROBLEM_RESPONSES
 from cpd_platform.runtime import runtime_of
-from fastapi import APIRouter, HTTPException, Path, Request
-
 from reporting.queries import TeacherRecord, teacher_record
 
 router = APIRouter()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from cpd_events.topics import ALL_TOPICS
 from cpd_platform.runtime import ServiceRuntime, Subscription, create_app
 from cpd_platform.settings import ServiceSettings
-
 from reporting.api import router
 from reporting.projection import MIGRATIONS, apply
 

@@ -6,6 +6,8 @@ from datetime import date
 from typing import Literal
 
 import asyncpg
+from pydantic import BaseModel, Field
+
 from cpd_events.types import (
     AcademicYear,
     ActivityType,
@@ -17,7 +19,6 @@ from cpd_events.types import (
     Urn,
 )
 from cpd_eventstore.db import Connection, Pool
-from pydantic import BaseModel, Field
 
 RequestStatus = Literal["requested", "approved", "declined", "withdrawn", "completed"]
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
+from catalogue.domain.providers import Provider, evolve_provider
 from cpd_events.catalogue_events import (
     CourseBadged,
     CourseBadgeRevoked,
@@ -17,8 +18,6 @@ from cpd_events.catalogue_events import (
 from cpd_events.decider import Decider, Rule, RuleBroken
 from cpd_events.envelope import Event
 from cpd_events.types import CourseKind
-
-from catalogue.domain.providers import Provider, evolve_provider
 
 
 @dataclass(frozen=True)
