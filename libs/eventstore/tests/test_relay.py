@@ -212,3 +212,18 @@ async def test_republish_replays_the_store_from_a_position(
     assert {REGISTRY.parse(r.value or b"")[0].event_id for r in records} == {
         e.event_id for e in written[2:]
     }
+
+
+async def test_the_message_value_is_exactly_the_stored_envelope(
+    pool: Pool, store: EventStore
+) -> None:
+    from cpd_events import Envelope, Metadata
+    from cpd_eventstore.relay import message_of
+    from cpd_eventstore.store import row_to_envelope
+
+    meta = Metadata(actor='a "quoted" actor', causation_id="cause", traceparent=None)
+    await store.append("teacher-1234567", NO_STREAM, [hours_logged()], meta)
+    [row] = await pool.fetch(f"{_SELECT} order by position")
+    key, value, _ = message_of(row)
+    assert key == b"teacher-1234567"
+    assert Envelope.model_validate_json(value) == row_to_envelope(row)
