@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
 from cpd_eventstore import EVENTSTORE_MIGRATIONS, EventStore, migrate
 from cpd_eventstore.db import Pool, create_pool
 from cpd_platform.testing import Infrastructure, create_database, drop_database, infrastructure
