@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import uuid4
@@ -25,20 +24,6 @@ def hours_logged(trn: str = "1234567", log_id: str | None = None, amount: str = 
             activity_date=date(2025, 10, 1),
         )
     )
-
-
-@dataclass(frozen=True)
-class FakeRecord:
-    """The shape of a Kafka record as the consumer sees it (not a mock of a component)."""
-
-    value: bytes | None
-    topic: str = "t"
-    partition: int = 0
-    offset: int = 0
-
-
-def record_of(envelope: Envelope) -> FakeRecord:
-    return FakeRecord(envelope.model_dump_json().encode())
 
 
 def envelope_for(stream_id: str, version: int, event: NewEvent | None = None) -> Envelope:

@@ -7,8 +7,9 @@ import pytest
 from cpd_events import Envelope, Event
 from cpd_eventstore import IdempotentConsumer
 from cpd_eventstore.db import Connection, Pool
+from cpd_platform.testing import Record, record_of
 
-from .helpers import FakeRecord, envelope_for, hours_logged, record_of
+from .helpers import envelope_for, hours_logged
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ async def test_garbage_unknown_and_invalid_events_go_to_dead_letters(
     invalid = envelope_for("s-3", 1).model_copy(update={"data": {"trn": "12"}})
     outcome = await consumer.handle_batch(
         [
-            FakeRecord(b"\x00garbage"),
+            Record(b"\x00garbage"),
             record_of(unknown),
             record_of(invalid),
             record_of(envelope_for("s-4", 1)),

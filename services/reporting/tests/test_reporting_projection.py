@@ -39,6 +39,7 @@ from cpd_eventstore import IdempotentConsumer, Outcome, list_dead_letters, migra
 from cpd_eventstore.db import Pool
 from cpd_platform.runtime import ServiceRuntime, create_app
 from cpd_platform.settings import ServiceSettings
+from cpd_platform.testing import Record, record_of
 from reporting.api import router
 from reporting.projection import MIGRATIONS, apply
 from reporting.queries import TeacherRecord, teacher_record
@@ -58,16 +59,6 @@ OCCURRED = datetime(2025, 10, 1, 9, 30, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class FakeRecord:
-    """The shape of a Kafka record as the consumer sees it (not a mock of a component)."""
-
-    value: bytes | None
-    topic: str = "t"
-    partition: int = 0
-    offset: int = 0
-
-
-@dataclass(frozen=True)
 class Stored:
     """An event as the store would number it: its stream and version."""
 
@@ -75,7 +66,7 @@ class Stored:
     version: int
     event: Event
 
-    def record(self, offset: int = 0) -> FakeRecord:
+    def record(self, offset: int = 0) -> Record:
         envelope = Envelope(
             event_id=uuid4(),
             event_type=self.event.event_type,
@@ -88,7 +79,7 @@ class Stored:
             actor="test",
             data=self.event.model_dump(mode="json"),
         )
-        return FakeRecord(envelope.model_dump_json().encode(), offset=offset)
+        return record_of(envelope, offset)
 
 
 class Streams:
@@ -105,7 +96,7 @@ class Streams:
         return stored
 
 
-def records(stored: Sequence[Stored]) -> list[FakeRecord]:
+def records(stored: Sequence[Stored]) -> list[Record]:
     return [s.record(offset) for offset, s in enumerate(stored)]
 
 
@@ -564,7 +555,7 @@ async def test_pilot_hours_in_minutes_are_upcast(db: Pool) -> None:
         },
     )
 
-    outcome = await consumer(db).handle_batch([FakeRecord(v1.model_dump_json().encode())])
+    outcome = await consumer(db).handle_batch([record_of(v1)])
 
     assert outcome.applied == 1
     record = await teacher_record(db, TEACHER)

@@ -22,12 +22,27 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from cpd_events import Envelope
 from cpd_eventstore.db import with_database
 from cpd_platform.embedded import EmbeddedError, LocalBroker, LocalPostgres, free_port
 
 
 class InfrastructureUnavailable(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Record:
+    """A Kafka record as a consumer sees it, for feeding consumers directly in tests."""
+
+    value: bytes | None
+    topic: str = "t"
+    partition: int = 0
+    offset: int = 0
+
+
+def record_of(envelope: Envelope, offset: int = 0) -> Record:
+    return Record(envelope.model_dump_json().encode(), offset=offset)
 
 
 @dataclass(frozen=True)
