@@ -72,7 +72,8 @@ def envelope(event_type: str, version: int, data: dict[str, object]) -> Envelope
 
 
 def test_the_whole_starting_catalogue_is_registered() -> None:
-    assert sorted(ARCHITECTURE_CATALOGUE) == sorted(m.event_type for m in REGISTRY)
+    registered = {m.event_type for m in REGISTRY}
+    assert set(ARCHITECTURE_CATALOGUE) <= registered
 
 
 def teacher(**overrides: object) -> dict[str, object]:
@@ -178,6 +179,6 @@ def test_json_schema_export_covers_every_event(tmp_path: object) -> None:
     names = {p.stem for p in written}
     assert "Envelope" in names
     assert "HoursLogged.v2" in names
-    assert len(names) == len(ARCHITECTURE_CATALOGUE) + 1
+    assert len(names) == len(list(REGISTRY)) + 1
     schema = json.loads((tmp_path / "TeacherRegistered.v1.json").read_text())
     assert schema["properties"]["trn"]["pattern"] == r"^\d{7}$"
