@@ -34,7 +34,7 @@ class PositionOrderedRelay(OutboxRelay):
         )
         if not rows:
             return 0
-        await send_rows(self.producer, self.topic, rows)
+        await asyncio.gather(*await send_rows(self.producer, self.topic, rows))
         await self.pool.execute(
             "update es.relay_checkpoints set tx_id = $2::xid8, position = $3,"
             " published = published + $4 where relay = $1",
@@ -145,7 +145,7 @@ async def test_relay_resumes_after_a_crash_with_nothing_lost(
             assert self.producer is not None
             cp = await self.checkpoint()
             rows = await self.pool.fetch(_PENDING, cp.tx_id, cp.position, 6)
-            await send_rows(self.producer, self.topic, rows)
+            await asyncio.gather(*await send_rows(self.producer, self.topic, rows))
             raise RuntimeError("killed after sending, before the checkpoint")
 
     crashing = await started(CrashBeforeCheckpoint(pool, infra.bootstrap_servers, topic), infra)

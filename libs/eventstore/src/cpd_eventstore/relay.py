@@ -18,6 +18,7 @@ import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -87,13 +88,15 @@ def message_of(row: Row) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     return row["stream_id"].encode(), value.encode(), headers
 
 
-async def send_rows(producer: AIOKafkaProducer, topic: str, rows: Sequence[Row]) -> None:
-    """Send rows in order and wait until the broker has acknowledged every one."""
+async def send_rows(
+    producer: AIOKafkaProducer, topic: str, rows: Sequence[Row]
+) -> list[asyncio.Future[Any]]:
+    """Hand rows to the producer in order; the futures resolve when the broker has them."""
     futures = []
     for row in rows:
         key, value, headers = message_of(row)
         futures.append(await producer.send(topic, value=value, key=key, headers=headers))
-    await asyncio.gather(*futures)
+    return futures
 
 
 class OutboxRelay:
@@ -159,13 +162,22 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending events; return how many were published."""
+        cp = await self.checkpoint()
+        rows = await self._fetch(cp.tx_id, cp.position)
+        if rows:
+            await asyncio.gather(*await self._send(rows))
+            await self._save_checkpoint(rows)
+        return len(rows)
+
+    async def _fetch(self, tx_id: int, position: int) -> list[Row]:
+        return list(await self.pool.fetch(_PENDING, tx_id, position, self.batch_size))
+
+    async def _send(self, rows: Sequence[Row]) -> list[asyncio.Future[Any]]:
         if self.producer is None:
             raise RuntimeError("relay not started")
-        cp = await self.checkpoint()
-        rows = await self.pool.fetch(_PENDING, cp.tx_id, cp.position, self.batch_size)
-        if not rows:
-            return 0
-        await send_rows(self.producer, self.topic, rows)
+        return await send_rows(self.producer, self.topic, rows)
+
+    async def _save_checkpoint(self, rows: Sequence[Row]) -> None:
         last = rows[-1]
         await self.pool.execute(
             """update es.relay_checkpoints
@@ -177,7 +189,6 @@ class OutboxRelay:
             last["position"],
             len(rows),
         )
-        return len(rows)
 
     async def reset(self) -> None:
         """Publish everything again from the start of the store (to refill a broker)."""
@@ -227,18 +238,37 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
 
     async def _lead(self, stop: asyncio.Event) -> None:
+        """Publish continuously, reading the next batch while the broker acknowledges the last.
+
+        The checkpoint only ever moves to a batch the broker has acknowledged; on an error the
+        caller restarts from it (at-least-once).
+        """
         loop = asyncio.get_running_loop()
         next_check = 0.0
+        cp = await self.checkpoint()
+        cursor = (cp.tx_id, cp.position)
+        in_flight: tuple[list[asyncio.Future[Any]], list[Row]] | None = None
         while not stop.is_set():
-            if loop.time() >= next_check:
+            if in_flight is None and loop.time() >= next_check:
                 if await self.broker_lost_data():
                     log.warning("relay.broker_lost_data", relay=self.name, topic=self.topic)
                     await self.reset()
+                    cursor = (0, 0)
                 next_check = loop.time() + self.broker_check_interval
-            published = await self.publish_pending()
+            rows = await self._fetch(*cursor)
+            sent = await self._send(rows) if rows else []
+            if in_flight is not None:
+                await asyncio.gather(*in_flight[0])
+                await self._save_checkpoint(in_flight[1])
+            in_flight = (sent, rows) if rows else None
+            if rows:
+                cursor = (rows[-1]["tx_id"], rows[-1]["position"])
             self.last_error = None
-            if published < self.batch_size:
+            if len(rows) < self.batch_size and in_flight is None:
                 await _sleep_or_stop(stop, self.idle_sleep)
+        if in_flight is not None:
+            await asyncio.gather(*in_flight[0])
+            await self._save_checkpoint(in_flight[1])
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -273,7 +303,7 @@ async def republish(
             )
             if not rows:
                 return sent
-            await send_rows(producer, topic, rows)
+            await asyncio.gather(*await send_rows(producer, topic, rows))
             sent += len(rows)
             position = rows[-1]["position"]
     finally:
