@@ -1,35 +1,65 @@
-"""The catalogue's domain: pure deciders for providers and courses (no I/O)."""
+"""The catalogue's domain: pure deciders for providers, courses, cohorts and feedback (no I/O)."""
 
+from catalogue.domain.cohorts import (
+    BookPlace,
+    Cohort,
+    CohortCommand,
+    CohortContext,
+    ScheduleCohort,
+    cohort_decider,
+)
 from catalogue.domain.courses import (
     Badge,
     BadgeCourse,
+    BadgeStatus,
     Course,
     CourseCommand,
     ListCourse,
     Listing,
     RetireCourse,
+    RevokeBadge,
+    UpdateCourse,
+    badge_status,
     course_decider,
     listing_decider,
 )
+from catalogue.domain.feedback import FeedbackContext, SubmitFeedback, feedback_decider
 from catalogue.domain.providers import (
+    DeactivateProvider,
     Provider,
     ProviderCommand,
     RegisterProvider,
+    UpdateProvider,
     provider_decider,
 )
 
 __all__ = [
     "Badge",
     "BadgeCourse",
+    "BadgeStatus",
+    "BookPlace",
+    "Cohort",
+    "CohortCommand",
+    "CohortContext",
     "Course",
     "CourseCommand",
+    "DeactivateProvider",
+    "FeedbackContext",
     "ListCourse",
     "Listing",
     "Provider",
     "ProviderCommand",
     "RegisterProvider",
     "RetireCourse",
+    "RevokeBadge",
+    "ScheduleCohort",
+    "SubmitFeedback",
+    "UpdateCourse",
+    "UpdateProvider",
+    "badge_status",
+    "cohort_decider",
     "course_decider",
+    "feedback_decider",
     "listing_decider",
     "provider_decider",
 ]
