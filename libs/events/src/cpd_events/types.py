@@ -7,6 +7,7 @@ unique reference number (URN) has 6, an academic year reads ``2025/26``.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -72,6 +73,12 @@ AcademicYear = Annotated[
 ]
 
 
+def academic_year_of(day: date) -> str:
+    """The academic year (September to August) a day falls in: 2025-10-01 -> ``2025/26``."""
+    start = day.year if day.month >= 9 else day.year - 1
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
 class CareerStage(StrEnum):
     TRAINEE = "trainee"
     ECT_YEAR_1 = "ect_year_1"
@@ -108,6 +115,32 @@ class CourseKind(StrEnum):
     COACHING = "coaching"
     SHADOWING = "shadowing"
     PROFESSIONAL_MEMBERSHIP = "professional_membership"
+    OTHER = "other"
+
+
+class NpqType(StrEnum):
+    """The National Professional Qualifications (NPQs) in England."""
+
+    NPQLT = "NPQLT"  # Leading Teaching
+    NPQLTD = "NPQLTD"  # Leading Teacher Development
+    NPQLBC = "NPQLBC"  # Leading Behaviour and Culture
+    NPQLL = "NPQLL"  # Leading Literacy
+    NPQLPM = "NPQLPM"  # Leading Primary Mathematics
+    NPQSL = "NPQSL"  # Senior Leadership
+    NPQH = "NPQH"  # Headship
+    NPQEL = "NPQEL"  # Executive Leadership
+    NPQEYL = "NPQEYL"  # Early Years Leadership
+    NPQSENCO = "NPQSENCO"  # Special Educational Needs Co-ordinators
+
+
+class ProviderKind(StrEnum):
+    NPQ_LEAD_PROVIDER = "npq_lead_provider"
+    UNIVERSITY = "university"
+    CHARTERED_COLLEGE = "chartered_college"
+    TEACHING_SCHOOL_HUB = "teaching_school_hub"
+    CURRICULUM_HUB = "curriculum_hub"
+    MENTOR_TRAINING_PROVIDER = "mentor_training_provider"
+    SCHOOL_OR_TRUST_INTERNAL = "school_or_trust_internal"
     OTHER = "other"
 
 

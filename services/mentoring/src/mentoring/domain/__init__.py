@@ -1,27 +1,69 @@
-"""The mentoring domain: a pure decider for mentors and their mentorships (no I/O)."""
+"""The mentoring domain: pure deciders for mentors, mentees and lead mentors (no I/O)."""
 
+from mentoring.domain.facts import TeacherFacts
+from mentoring.domain.lead_mentors import (
+    DesignateLeadMentor,
+    LeadMentor,
+    lead_mentor_decider,
+    lead_mentor_stream,
+)
+from mentoring.domain.mentees import (
+    MatchMentee,
+    Mentee,
+    MenteeCommand,
+    Mentorship,
+    ReleaseMentee,
+    ReplaceMentor,
+    mentee_decider,
+    mentee_stream,
+)
 from mentoring.domain.mentors import (
     DEFAULT_CAPACITY,
     MAX_CAPACITY,
+    AddMentorSchool,
     Assignment,
     AssignMentor,
+    CompleteMentorTraining,
     EndMentorship,
+    LogSession,
     Mentor,
     MentorCommand,
     RegisterMentor,
+    Session,
     SetMentorCapacity,
+    Training,
     mentor_decider,
+    mentor_stream,
 )
 
 __all__ = [
     "DEFAULT_CAPACITY",
     "MAX_CAPACITY",
+    "AddMentorSchool",
     "AssignMentor",
     "Assignment",
+    "CompleteMentorTraining",
+    "DesignateLeadMentor",
     "EndMentorship",
+    "LeadMentor",
+    "LogSession",
+    "MatchMentee",
+    "Mentee",
+    "MenteeCommand",
     "Mentor",
     "MentorCommand",
+    "Mentorship",
     "RegisterMentor",
+    "ReleaseMentee",
+    "ReplaceMentor",
+    "Session",
     "SetMentorCapacity",
+    "TeacherFacts",
+    "Training",
+    "lead_mentor_decider",
+    "lead_mentor_stream",
+    "mentee_decider",
+    "mentee_stream",
     "mentor_decider",
+    "mentor_stream",
 ]
