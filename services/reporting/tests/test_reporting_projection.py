@@ -27,14 +27,27 @@ from cpd_events.entitlement_events import (
     HoursLogCorrected,
     HoursLogged,
 )
-from cpd_events.mentoring_events import MentorAssigned, MentorshipEnded
+from cpd_events.mentoring_events import (
+    MentorAssigned,
+    MentoringSessionLogged,
+    MentorshipEnded,
+    session_hours,
+)
 from cpd_events.registry_events import (
     SchoolRegistered,
     TeacherLeftProfession,
     TeacherMovedSchool,
     TeacherRegistered,
 )
-from cpd_events.types import ActivityType, CareerStage, CourseKind, MentoringProgramme, hours
+from cpd_events.types import (
+    ActivityType,
+    CareerStage,
+    CourseKind,
+    MentoringProgramme,
+    NpqType,
+    academic_year_of,
+    hours,
+)
 from cpd_eventstore import IdempotentConsumer, Outcome, list_dead_letters, migrate
 from cpd_eventstore.db import Pool
 from cpd_platform.runtime import ServiceRuntime, create_app
@@ -160,12 +173,15 @@ def grant(trn: str = TEACHER) -> EntitlementGranted:
     )
 
 
-PROVIDER = ProviderRegistered(provider_id="ambition", name="Ambition Institute", kind="npq")
+PROVIDER = ProviderRegistered(
+    provider_id="ambition", name="Ambition Institute", kind="npq_lead_provider"
+)
 LISTED = CourseListed(
     course_id=COURSE,
     provider_id="ambition",
     title="NPQ for Headship",
     kind=CourseKind.NPQ,
+    npq_type=NpqType.NPQH,
     hours=hours("60.5"),
     price_pence=215_000,
 )
@@ -601,3 +617,54 @@ async def test_the_endpoint_serves_the_record_as_problem_json_when_unknown(db: P
     assert unknown.headers["content-type"] == "application/problem+json"
     assert unknown.json()["status"] == 404
     assert invalid.status_code == 422
+
+
+def session(session_id: str, held_on: date, minutes: int) -> MentoringSessionLogged:
+    return MentoringSessionLogged(
+        session_id=session_id,
+        assignment_id="asg-1",
+        trn=MENTOR,
+        mentee_trn=TEACHER,
+        school_urn=SCHOOL,
+        mentor_school_urn=SCHOOL,
+        programme=MentoringProgramme.EARLY_CAREER_INDUCTION,
+        held_on=held_on,
+        minutes=minutes,
+        hours=session_hours(minutes),
+        focus="Behaviour management",
+        academic_year=academic_year_of(held_on),
+    )
+
+
+async def test_mentoring_sessions_show_as_mentoring_hours_for_mentor_and_mentee(db: Pool) -> None:
+    mentor_stream = [Stored(f"mentor-{MENTOR}", 1, assigned())]
+    stream = Streams()
+    stream(f"mentor-{MENTOR}", assigned())  # version 1 is the assignment
+    await feed(
+        db,
+        [
+            *(s for s in full_slice() if s.stream_id != f"mentor-{MENTOR}"),
+            *mentor_stream,
+            *stream(
+                f"mentor-{MENTOR}",
+                session("s-1", date(2025, 10, 6), 45),
+                session("s-2", date(2025, 11, 3), 60),
+                session("s-3", date(2026, 9, 7), 30),  # the next academic year
+            ),
+        ],
+    )
+    mentee = await teacher_record(db, TEACHER)
+    assert mentee is not None
+    assert [
+        (m.academic_year, m.sessions_as_mentee, m.hours_as_mentee) for m in mentee.mentoring
+    ] == [
+        ("2025/26", 2, Decimal("1.75")),
+        ("2026/27", 1, Decimal("0.50")),
+    ]
+    assert all(m.sessions_as_mentor == 0 for m in mentee.mentoring)
+    mentor = await teacher_record(db, MENTOR)
+    assert mentor is not None
+    assert [(m.sessions_as_mentor, m.hours_as_mentor) for m in mentor.mentoring] == [
+        (2, Decimal("1.75")),
+        (1, Decimal("0.50")),
+    ]

@@ -32,7 +32,11 @@ from cpd_events.entitlement_events import (
     HoursLogCorrected,
     HoursLogged,
 )
-from cpd_events.mentoring_events import MentorAssigned, MentorshipEnded
+from cpd_events.mentoring_events import (
+    MentorAssigned,
+    MentoringSessionLogged,
+    MentorshipEnded,
+)
 from cpd_events.registry_events import (
     SchoolRegistered,
     TeacherLeftProfession,
@@ -150,6 +154,24 @@ MIGRATIONS = [
             primary key (mentor_trn, assignment_id)
         );
         create index mentorships_mentee on reporting.mentorships (mentee_trn);
+        """,
+    ),
+    Migration(
+        2,
+        "mentoring sessions, for mentoring hours on the teacher record",
+        """
+        create table reporting.mentoring_sessions (
+            mentor_trn text not null,
+            session_id text not null,
+            assignment_id text not null,
+            mentee_trn text not null,
+            academic_year text not null,
+            held_on date not null,
+            minutes int not null,
+            hours numeric(9, 2) not null,
+            primary key (mentor_trn, session_id)
+        );
+        create index mentoring_sessions_mentee on reporting.mentoring_sessions (mentee_trn);
         """,
     ),
 ]
@@ -385,6 +407,20 @@ async def apply(conn: Connection, envelope: Envelope, event: Event) -> None:
                 event.ended_on,
             )
             _found(status, f"no assignment {event.assignment_id} for mentor {event.trn}")
+        case MentoringSessionLogged():
+            await conn.execute(
+                """insert into reporting.mentoring_sessions (mentor_trn, session_id,
+                       assignment_id, mentee_trn, academic_year, held_on, minutes, hours)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8)""",
+                event.trn,
+                event.session_id,
+                event.assignment_id,
+                event.mentee_trn,
+                event.academic_year,
+                event.held_on,
+                event.minutes,
+                event.hours,
+            )
         case _:
             pass  # events the read model does not need yet
 

@@ -62,6 +62,16 @@ class MenteeLink(BaseModel):
     since: date
 
 
+class MentoringYear(BaseModel):
+    """Mentoring sessions a teacher took part in, as mentor and as mentee, in one year."""
+
+    academic_year: AcademicYear
+    sessions_as_mentor: int
+    hours_as_mentor: Hours
+    sessions_as_mentee: int
+    hours_as_mentee: Hours
+
+
 class TeacherRecord(BaseModel):
     """A teacher's CPD record: it follows the teacher across school moves."""
 
@@ -76,6 +86,9 @@ class TeacherRecord(BaseModel):
     requests: list[RequestRecord]
     current_mentors: list[MentorLink]
     mentees: list[MenteeLink] = Field(description="Current mentees of the teacher as a mentor")
+    mentoring: list[MentoringYear] = Field(
+        description="Mentoring sessions per year; entitlement counts them as CPD hours too"
+    )
 
 
 async def teacher_record(db: Pool | Connection, trn: str) -> TeacherRecord | None:
@@ -132,8 +145,21 @@ async def _read(conn: Connection, trn: str) -> TeacherRecord | None:
             order by starts_on, mentor_trn, assignment_id""",
         trn,
     )
+    mentoring = await conn.fetch(
+        """select academic_year,
+                  count(*) filter (where mentor_trn = $1) as sessions_as_mentor,
+                  coalesce(sum(hours) filter (where mentor_trn = $1), 0) as hours_as_mentor,
+                  count(*) filter (where mentee_trn = $1) as sessions_as_mentee,
+                  coalesce(sum(hours) filter (where mentee_trn = $1), 0) as hours_as_mentee
+             from reporting.mentoring_sessions
+            where mentor_trn = $1 or mentee_trn = $1
+            group by academic_year
+            order by academic_year""",
+        trn,
+    )
     return TeacherRecord(
         **dict(teacher),
+        mentoring=[MentoringYear(**dict(row)) for row in mentoring],
         years=[YearRecord(**dict(row)) for row in years],
         hours_by_activity=[ActivityHours(**dict(row)) for row in by_activity],
         requests=[RequestRecord(**dict(row)) for row in requests],
