@@ -161,6 +161,9 @@ def test_the_slice_reaches_the_teacher_record(client: Client) -> None:
     policy = client.get("entitlement", f"/policies?academic_year={YEAR}")
     assert (policy["policy_version"], policy["minimum_hours"]) == (1, "35.00")
     client.post("entitlement", f"/teachers/{TRN}/entitlements", {"academic_year": YEAR})
+    # mentoring checks teachers and schools against its replica of the registry (from Kafka)
+    for path in (f"/teachers/{MENTOR}", f"/teachers/{TRN}", f"/schools/{URN}"):
+        client.until(lambda path=path: client.get("mentoring", path))
     client.post("mentoring", "/mentors", {"trn": MENTOR, "school_urn": URN})
     client.post(
         "mentoring",

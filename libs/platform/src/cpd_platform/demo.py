@@ -34,25 +34,12 @@ TEACHERS = [
     ("9000007", "100049", "George", "Smith", "ect_year_1", "100"),
     ("9000008", "100049", "Hannah", "Jones", "experienced", "100"),
 ]
-PROVIDERS = [
-    ("ambition", "Ambition Institute", "npq_lead_provider"),
-    ("ucl-ioe", "UCL Institute of Education", "npq_lead_provider"),
-]
+#: The NPQ courses and lead providers come from DfE's data (``catalogue.seed``); one more course
+#: shows a paid, non-NPQ offer under one of those providers.
 COURSES = [
-    ("npq-headship-ambition", "ambition", "NPQ in Headship", "npq", "NPQH", "75", 0, True),
-    (
-        "npq-senior-leadership-ucl",
-        "ucl-ioe",
-        "NPQ in Senior Leadership",
-        "npq",
-        "NPQSL",
-        "60",
-        0,
-        True,
-    ),
     (
         "ucl-mentor-development",
-        "ucl-ioe",
+        "ucl-institute-of-education",  # the provider id catalogue.seed gives UCL
         "Mentor development for ECT mentors",
         "mentor_development",
         None,
@@ -62,8 +49,8 @@ COURSES = [
     ),
 ]
 REQUESTS = [  # trn, request id, course, approve?
-    ("9000004", "req-demo-1", "npq-headship-ambition", True),
-    ("9000003", "req-demo-2", "npq-senior-leadership-ucl", True),
+    ("9000004", "req-demo-1", "npq-headship-ambition-institute", True),
+    ("9000003", "req-demo-2", "npq-senior-leadership-ucl-institute-of-education", True),
     ("9000008", "req-demo-3", "ucl-mentor-development", False),
 ]
 HOURS = [  # trn, log id, hours, activity, date
@@ -103,10 +90,11 @@ def seed(urls: Mapping[str, str], progress: Callable[[str], None] = lambda _: No
                 )
 
         progress("catalogue")
-        for provider_id, name, kind in PROVIDERS:
-            send(
-                "catalogue", "/providers", {"provider_id": provider_id, "name": name, "kind": kind}
-            )
+        from catalogue.seed import seed_npq  # the service's own seed; imported only when seeding
+
+        npq_seeded = seed_npq(urls["catalogue"], client)
+        report.created += npq_seeded.created
+        report.existing += npq_seeded.existing
         for course_id, provider, title, kind, npq, hours, price, funded in COURSES:
             send(
                 "catalogue",
@@ -172,6 +160,7 @@ def seed(urls: Mapping[str, str], progress: Callable[[str], None] = lambda _: No
         for trn, *_ in TEACHERS:
             send("entitlement", f"/teachers/{trn}/entitlements", {"academic_year": YEAR})
         progress("mentoring")
+        _wait_for_mentoring_replica(client, urls)
         for mentor, mentee, urn in MENTORS:
             send("mentoring", "/mentors", {"trn": mentor, "school_urn": urn})
             send(
@@ -223,13 +212,29 @@ def _no_policy(client: httpx.Client, urls: Mapping[str, str]) -> bool:
     return response.status_code == 404
 
 
+def _wait_for_mentoring_replica(
+    client: httpx.Client, urls: Mapping[str, str], within: float = 30
+) -> None:
+    """Mentoring checks mentors, mentees and schools against its replica of the registry,
+    which arrives through Kafka: wait until it knows the demo's."""
+    paths = {f"/teachers/{trn}" for mentor, mentee, _ in MENTORS for trn in (mentor, mentee)}
+    paths |= {f"/schools/{urn}" for *_, urn in MENTORS}
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        paths = {p for p in paths if client.get(f"{urls['mentoring']}{p}").status_code != 200}
+        if not paths:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the registry did not reach mentoring within {within:.0f} s: {paths}")
+
+
 def _wait_for_replica(client: httpx.Client, urls: Mapping[str, str], within: float = 30) -> None:
     """Requests check entitlement's replica of the catalogue, which arrives through Kafka."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if all(
-            client.get(f"{urls['entitlement']}/courses/{course[0]}").status_code == 200
-            for course in COURSES
+            client.get(f"{urls['entitlement']}/courses/{course}").status_code == 200
+            for course in {request[2] for request in REQUESTS}
         ):
             return
         time.sleep(0.2)
