@@ -25,7 +25,7 @@ test-fast: install  ## unit tests only (no PostgreSQL or broker needed)
 lint: install
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
-	@$(RUN) mypy -p cpd_events -p cpd_eventstore -p cpd_platform -p entitlement -p catalogue -p mentoring -p reporting
+	@$(RUN) mypy -p cpd_events -p cpd_eventstore -p cpd_platform -p cpd_cli -p entitlement -p catalogue -p mentoring -p reporting
 
 format: install
 	@$(RUN) ruff format .

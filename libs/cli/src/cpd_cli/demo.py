@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from catalogue.seed import seed_npq
+
 YEAR = "2025/26"
 
 SCHOOLS = [
@@ -90,8 +92,6 @@ def seed(urls: Mapping[str, str], progress: Callable[[str], None] = lambda _: No
                 )
 
         progress("catalogue")
-        from catalogue.seed import seed_npq  # the service's own seed; imported only when seeding
-
         npq_seeded = seed_npq(urls["catalogue"], client)
         report.created += npq_seeded.created
         report.existing += npq_seeded.existing

@@ -1,0 +1,1 @@
+"""``cpd``, the operator's command line: run the platform, seed, republish, dead letters."""
