@@ -115,7 +115,7 @@ def test_the_slice_reaches_the_teacher_record(client: Client) -> None:
             "subjects": [],
             "phases": ["secondary"],
             "hours": "75",
-            "price_pence": 150_000,
+            "price_pence": 50_000,
             "government_funded": False,
             "delivery_mode": "blended",
             "evidence_summary": "",
@@ -161,6 +161,16 @@ def test_the_slice_reaches_the_teacher_record(client: Client) -> None:
     policy = client.get("entitlement", f"/policies?academic_year={YEAR}")
     assert (policy["policy_version"], policy["minimum_hours"]) == (1, "35.00")
     client.post("entitlement", f"/teachers/{TRN}/entitlements", {"academic_year": YEAR})
+    client.post(
+        "entitlement",
+        "/budgets",
+        {  # the school's pot pays (it is in no trust)
+            "academic_year": YEAR,
+            "holder": "school",
+            "school_urn": URN,
+            "amount_pence": 200_000,
+        },
+    )
     # mentoring checks teachers and schools against its replica of the registry (from Kafka)
     for path in (f"/teachers/{MENTOR}", f"/teachers/{TRN}", f"/schools/{URN}"):
         client.until(lambda path=path: client.get("mentoring", path))
@@ -206,7 +216,7 @@ def test_the_slice_reaches_the_teacher_record(client: Client) -> None:
         assert year["hours_entitled"] == "35.00"
         assert year["hours_remaining_to_minimum"] == "28.50"
         assert year["funding_entitled_pence"] == 79_200  # 600 * 1.2 (PP50) * 1.1 (ECT)
-        assert year["funding_committed_pence"] == 150_000
+        assert year["funding_committed_pence"] == 50_000
         assert [m["mentor_trn"] for m in body["current_mentors"]] == [MENTOR]
         [request] = body["requests"]
         assert (request["course_title"], request["status"]) == ("NPQ in Headship", "approved")
