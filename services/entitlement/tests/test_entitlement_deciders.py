@@ -130,10 +130,12 @@ def test_requesting_cpd_checks_course_and_entitlement() -> None:
 
 
 def test_approving_twice_is_refused() -> None:
-    [requested] = teacher_decider.run(granted(), RequestCPD("r1", YEAR, "npq-h", COURSE))
+    # within the teacher's £720.00 of entitlement funding (see test_entitlement_funding*.py)
+    course = CourseOffer("inset-1", "INSET", 50_000, Decimal(6), retired=False)
+    [requested] = teacher_decider.run(granted(), RequestCPD("r1", YEAR, "inset-1", course))
     [approved] = teacher_decider.run([*granted(), requested], ApproveCPD("r1", "Head"))
     assert isinstance(approved, CPDApproved)
-    assert approved.cost_pence == 125_000
+    assert approved.cost_pence == 50_000
     with pytest.raises(RuleBroken, match="approved already") as caught:
         teacher_decider.run([*granted(), requested, approved], ApproveCPD("r1", "Head"))
     assert caught.value.rule is Rule.CONFLICT

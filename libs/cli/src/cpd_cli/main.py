@@ -16,12 +16,16 @@ from rich.console import Console
 from rich.table import Table
 
 from cpd_cli import demo
+from cpd_cli.grants import grant as grant_year
+from cpd_cli.imports import app as imports_app
 from cpd_platform.embedded import EmbeddedError
 from cpd_platform.launcher import SERVICES, Platform, PlatformError
 
 app = typer.Typer(help="Operate the CPD platform.", no_args_is_help=True, add_completion=False)
 dead_letters = typer.Typer(help="Events consumers could not handle.", no_args_is_help=True)
 app.add_typer(dead_letters, name="dead-letters")
+app.command("grant")(grant_year)  # a year's entitlement for every teacher (funding helper)
+app.add_typer(imports_app, name="import")  # bulk imports into the registry
 console = Console()
 ServiceName = Annotated[str, typer.Argument(help="entitlement, catalogue, mentoring or reporting")]
 

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -38,6 +39,21 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Pence = Annotated[int, Field(ge=0, description="Money in integer pence")]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+
+
+def _web_address(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https address with a host, e.g. https://x.org/a")
+    return value
+
+
+WebUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^\S+$"),
+    AfterValidator(_web_address),
+    Field(description="An http(s) address, at most 500 characters", examples=["https://x.org/e"]),
+]
 
 HOURS_SCALE = Decimal("0.01")
 
@@ -104,6 +120,8 @@ class ActivityType(StrEnum):
     PEER_OBSERVATION = "peer_observation"
     RESEARCH = "research"
     OTHER = "other"
+    SHADOWING = "shadowing"
+    NETWORK = "network"
 
 
 class CourseKind(StrEnum):

@@ -22,6 +22,7 @@ from cpd_events.types import (
     Percent,
     Text,
     Trn,
+    WebUrl,
 )
 from cpd_eventstore.application import load
 from cpd_platform.http import PROBLEM_RESPONSES, metadata_of
@@ -30,6 +31,7 @@ from entitlement.app import Entitlement
 from entitlement.consumers import course_offer
 from entitlement.domain.policy import PublishPolicy, policy_decider, policy_stream
 from entitlement.domain.teacher import ApproveCPD, LogHours, teacher_decider, teacher_stream
+from entitlement.teacher_app import TeacherLifecycle
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 TrnPath = Annotated[Trn, Path(description="Teacher reference number")]
@@ -87,11 +89,22 @@ class CPDRequestIn(Body):
     request_id: Identifier = Field(default_factory=lambda: f"req-{uuid4().hex[:12]}")
     course_id: Identifier
     academic_year: AcademicYear
-    reason: Text = ""
+    reason: Text = Field(default="", description="Why, ideally linked to the development plan")
+    plan_goal: Name | None = Field(
+        default=None, description="A goal of the teacher's current development plan"
+    )
+    cohort_id: Identifier | None = Field(
+        default=None, description="A cohort (run) of the course with a place left"
+    )
 
 
 class ApprovalIn(Body):
     approved_by: Name
+    approver_trn: Trn | None = Field(
+        default=None,
+        description="The approver's TRN: when given, they must be the school's CPD lead (a trust"
+        " CPD lead under a centralised trust)",
+    )
 
 
 class HoursIn(Body):
@@ -102,6 +115,8 @@ class HoursIn(Body):
     activity_date: date
     request_id: Identifier | None = None
     description: Text = ""
+    evidence_url: WebUrl | None = Field(default=None, description="A link to evidence")
+    reflection: Text = ""
 
 
 @router.post("/schools", status_code=201, tags=["registry"], summary="Register a school")
@@ -134,13 +149,15 @@ async def grant(trn: TrnPath, body: GrantIn, request: Request) -> Accepted:
 
 @router.post("/teachers/{trn}/requests", status_code=201, tags=["requests"], summary="Request CPD")
 async def request_cpd(trn: TrnPath, body: CPDRequestIn, request: Request) -> Accepted:
-    envelopes = await service(request).request_cpd(
+    envelopes = await TeacherLifecycle(runtime_of(request).require_store()).request_cpd(
         trn,
         body.request_id,
         body.academic_year,
         body.course_id,
         body.reason,
         metadata_of(request),
+        plan_goal=body.plan_goal,
+        cohort_id=body.cohort_id,
     )
     return accepted(envelopes)
 
@@ -154,14 +171,22 @@ async def request_cpd(trn: TrnPath, body: CPDRequestIn, request: Request) -> Acc
 async def approve(
     trn: TrnPath, request_id: Identifier, body: ApprovalIn, request: Request
 ) -> Accepted:
-    command = ApproveCPD(request_id, body.approved_by)
+    command = ApproveCPD(request_id, body.approved_by, body.approver_trn)
     return accepted(await service(request).approve(trn, command, metadata_of(request)))
 
 
-@router.post("/teachers/{trn}/hours", status_code=201, tags=["hours"], summary="Log CPD hours")
+@router.post(
+    "/teachers/{trn}/hours",
+    status_code=201,
+    tags=["hours"],
+    summary="Log CPD hours",
+    description="More than 0 and at most 12 hours a day in all, not in the future, on a date"
+    " inside the academic year named (1 September to 31 August).",
+)
 async def log_hours(trn: TrnPath, body: HoursIn, request: Request) -> Accepted:
     command = LogHours(**body.model_dump())
-    return accepted(await service(request).log_hours(trn, command, metadata_of(request)))
+    lifecycle = TeacherLifecycle(runtime_of(request).require_store())
+    return accepted(await lifecycle.log_hours(trn, command, metadata_of(request)))
 
 
 class GrantOut(BaseModel):

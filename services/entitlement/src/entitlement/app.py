@@ -6,16 +6,12 @@ from cpd_events import Envelope, Metadata
 from cpd_events.registry_events import SchoolRegistered, TeacherRegistered
 from cpd_eventstore import EventStore, StreamWrite
 from cpd_eventstore.application import execute, handle, load
-from entitlement.consumers import course_offer
+from entitlement import funding_app, grants
 from entitlement.domain.policy import PublishPolicy, policy_decider, policy_stream
 from entitlement.domain.registry import RegisterSchool, school_decider, school_stream
 from entitlement.domain.teacher import (
     ApproveCPD,
-    GrantEntitlement,
-    LogHours,
     RegisterTeacher,
-    RequestCPD,
-    TeacherCommand,
     teacher_decider,
     teacher_stream,
 )
@@ -40,38 +36,17 @@ class Entitlement:
             school = await load(self.store, school_stream(details.school_urn), school_decider)
             teacher = await load(self.store, teacher_stream(details.trn), teacher_decider)
             command = RegisterTeacher(details, school_registered=school.state.registered)
-            return [teacher.write(teacher_decider.decide(command, teacher.state))]
+            decided = teacher_decider.decide(command, teacher.state)
+            # funding helper: the year's grant follows a registration when its policy is out
+            pp50 = school.state.pp50
+            return [await grants.registration_write(self.store, teacher, decided, pp50)]
 
         return await execute(self.store, plan, meta)
 
     async def grant(self, trn: str, academic_year: str, meta: Metadata) -> list[Envelope]:
-        async def plan() -> list[StreamWrite]:
-            teacher = await load(self.store, teacher_stream(trn), teacher_decider)
-            policy = await load(self.store, policy_stream(academic_year), policy_decider)
-            school = await load(self.store, school_stream(teacher.state.school_urn), school_decider)
-            command = GrantEntitlement(academic_year, policy.state.current, school.state.pp50)
-            return [teacher.write(teacher_decider.decide(command, teacher.state))]
-
-        return await execute(self.store, plan, meta)
-
-    async def request_cpd(
-        self,
-        trn: str,
-        request_id: str,
-        academic_year: str,
-        course_id: str,
-        reason: str,
-        meta: Metadata,
-    ) -> list[Envelope]:
-        course = await course_offer(self.store.pool, course_id)
-        command = RequestCPD(request_id, academic_year, course_id, course, reason)
-        return await self._teacher(trn, command, meta)
+        return await grants.grant_teacher(self.store, trn, academic_year, meta)  # funding helper
 
     async def approve(self, trn: str, command: ApproveCPD, meta: Metadata) -> list[Envelope]:
-        return await self._teacher(trn, command, meta)
+        return await funding_app.approve(self.store, trn, command, meta)  # commits funding
 
-    async def log_hours(self, trn: str, command: LogHours, meta: Metadata) -> list[Envelope]:
-        return await self._teacher(trn, command, meta)
-
-    async def _teacher(self, trn: str, command: TeacherCommand, meta: Metadata) -> list[Envelope]:
-        return await handle(self.store, teacher_stream(trn), teacher_decider, command, meta)
+    # requests, hours, plans, moves and leaving: entitlement.teacher_app.TeacherLifecycle

@@ -27,10 +27,12 @@ from cpd_events.entitlement_events import (
     CPDDeclined,
     CPDRequested,
     CPDWithdrawn,
+    DevelopmentPlanAgreed,
     EntitlementGranted,
     EntitlementPolicyPublished,
     HoursLogCorrected,
     HoursLogged,
+    MinimumEntitlementMet,
 )
 from cpd_events.mentoring_events import (
     MentorAssigned,
@@ -174,6 +176,26 @@ MIGRATIONS = [
         create index mentoring_sessions_mentee on reporting.mentoring_sessions (mentee_trn);
         """,
     ),
+    Migration(
+        3,
+        "teacher record: minimum met, development plan, plan goals of requests",
+        """
+        alter table reporting.teacher_years add column minimum_met_on date;
+        alter table reporting.teacher_requests add column plan_goal text;
+
+        -- the teacher's current plan (the latest agreed) and how many they have agreed
+        create table reporting.development_plans (
+            trn text primary key,
+            school_urn text not null,
+            academic_year text not null,
+            until_academic_year text,
+            goals text[] not null,
+            agreed_with text not null,
+            agreed_at timestamptz not null,
+            plans_agreed int not null default 1
+        );
+        """,
+    ),
 ]
 
 
@@ -280,8 +302,8 @@ async def apply(conn: Connection, envelope: Envelope, event: Event) -> None:
         case CPDRequested():
             await conn.execute(
                 """insert into reporting.teacher_requests (trn, request_id, course_id,
-                       academic_year, status, cost_pence, expected_hours, requested_at)
-                   values ($1, $2, $3, $4, 'requested', $5, $6, $7)""",
+                       academic_year, status, cost_pence, expected_hours, requested_at, plan_goal)
+                   values ($1, $2, $3, $4, 'requested', $5, $6, $7, $8)""",
                 event.trn,
                 event.request_id,
                 event.course_id,
@@ -289,6 +311,7 @@ async def apply(conn: Connection, envelope: Envelope, event: Event) -> None:
                 event.cost_pence,
                 event.expected_hours,
                 envelope.occurred_at,
+                event.plan_goal,
             )
         case CPDApproved():
             # The approval carries the cost committed, which is what the year's figure counts.
@@ -343,6 +366,39 @@ async def apply(conn: Connection, envelope: Envelope, event: Event) -> None:
             if row is None:
                 raise MissingPredecessor(f"no hours log {event.log_id} for teacher {event.trn}")
             await _adjust_year(conn, event.trn, row["academic_year"], hours=row["difference"])
+
+        # the year's minimum and the development plan (lifecycle helper) ------------------
+        case MinimumEntitlementMet():
+            # once per teacher and year; a later correction below the minimum does not undo it
+            await conn.execute(
+                """insert into reporting.teacher_years (trn, academic_year, minimum_met_on)
+                   values ($1, $2, $3)
+                   on conflict (trn, academic_year) do update set minimum_met_on =
+                       coalesce(reporting.teacher_years.minimum_met_on, excluded.minimum_met_on)""",
+                event.trn,
+                event.academic_year,
+                event.met_on,
+            )
+        case DevelopmentPlanAgreed():
+            # a new agreement replaces the current plan; the teacher's stream keeps them all
+            await conn.execute(
+                """insert into reporting.development_plans (trn, school_urn, academic_year,
+                       until_academic_year, goals, agreed_with, agreed_at)
+                   values ($1, $2, $3, $4, $5, $6, $7)
+                   on conflict (trn) do update set school_urn = excluded.school_urn,
+                       academic_year = excluded.academic_year,
+                       until_academic_year = excluded.until_academic_year,
+                       goals = excluded.goals, agreed_with = excluded.agreed_with,
+                       agreed_at = excluded.agreed_at,
+                       plans_agreed = reporting.development_plans.plans_agreed + 1""",
+                event.trn,
+                event.school_urn,
+                event.academic_year,
+                event.until_academic_year,
+                list(event.goals),
+                event.agreed_with,
+                envelope.occurred_at,
+            )
 
         # catalogue -----------------------------------------------------------------------
         case ProviderRegistered():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 import asyncpg
@@ -33,6 +33,11 @@ class YearRecord(BaseModel):
     funding_entitled_pence: Pence
     funding_committed_pence: Pence
     funding_spent_pence: Pence
+    minimum_met_on: date | None = Field(
+        default=None,
+        description="The day the year's logged hours reached the hours entitled"
+        " (MinimumEntitlementMet, once a year: a later correction below does not retract it)",
+    )
 
 
 class ActivityHours(BaseModel):
@@ -48,6 +53,9 @@ class RequestRecord(BaseModel):
     course_title: str | None = Field(description="Null until the course's listing is seen")
     status: RequestStatus
     cost_pence: Pence
+    plan_goal: str | None = Field(
+        default=None, description="The development plan goal the request cites, if any"
+    )
 
 
 class MentorLink(BaseModel):
@@ -72,6 +80,20 @@ class MentoringYear(BaseModel):
     hours_as_mentee: Hours
 
 
+class DevelopmentPlan(BaseModel):
+    """The teacher's current development plan: it belongs to the teacher and moves with them."""
+
+    academic_year: AcademicYear = Field(description="The first year the plan covers")
+    until_academic_year: AcademicYear | None = Field(
+        description="The last year of a multi-year plan (null: one year)"
+    )
+    goals: list[str]
+    agreed_with: str = Field(description="The CPD lead the plan was agreed with")
+    school_urn: Urn = Field(description="The teacher's school when it was agreed")
+    agreed_at: datetime
+    plans_agreed: int = Field(description="Plans agreed so far; the latest replaces the others")
+
+
 class TeacherRecord(BaseModel):
     """A teacher's CPD record: it follows the teacher across school moves."""
 
@@ -87,7 +109,12 @@ class TeacherRecord(BaseModel):
     current_mentors: list[MentorLink]
     mentees: list[MenteeLink] = Field(description="Current mentees of the teacher as a mentor")
     mentoring: list[MentoringYear] = Field(
-        description="Mentoring sessions per year; entitlement counts them as CPD hours too"
+        description="Mentoring sessions per year, for information: entitlement logs each session"
+        " as HoursLogged (activity mentoring) for mentor and mentee, so these hours are already"
+        " in years[].hours_logged and hours_by_activity; do not add them again"
+    )
+    development_plan: DevelopmentPlan | None = Field(
+        default=None, description="The current development plan, if one is agreed"
     )
 
 
@@ -117,7 +144,8 @@ async def _read(conn: Connection, trn: str) -> TeacherRecord | None:
     years = await conn.fetch(
         """select academic_year, hours_entitled, hours_logged,
                   greatest(0, hours_entitled - hours_logged) as hours_remaining_to_minimum,
-                  funding_entitled_pence, funding_committed_pence, funding_spent_pence
+                  funding_entitled_pence, funding_committed_pence, funding_spent_pence,
+                  minimum_met_on
              from reporting.teacher_years where trn = $1
             order by academic_year""",
         trn,
@@ -131,7 +159,7 @@ async def _read(conn: Connection, trn: str) -> TeacherRecord | None:
     )
     requests = await conn.fetch(
         """select r.request_id, r.academic_year, r.course_id, c.title as course_title,
-                  r.status, r.cost_pence
+                  r.status, r.cost_pence, r.plan_goal
              from reporting.teacher_requests r
              left join reporting.courses c on c.course_id = r.course_id
             where r.trn = $1
@@ -157,8 +185,15 @@ async def _read(conn: Connection, trn: str) -> TeacherRecord | None:
             order by academic_year""",
         trn,
     )
+    plan = await conn.fetchrow(
+        """select academic_year, until_academic_year, goals, agreed_with, school_urn, agreed_at,
+                  plans_agreed
+             from reporting.development_plans where trn = $1""",
+        trn,
+    )
     return TeacherRecord(
         **dict(teacher),
+        development_plan=DevelopmentPlan(**dict(plan)) if plan else None,
         mentoring=[MentoringYear(**dict(row)) for row in mentoring],
         years=[YearRecord(**dict(row)) for row in years],
         hours_by_activity=[ActivityHours(**dict(row)) for row in by_activity],
