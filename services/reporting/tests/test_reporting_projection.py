@@ -24,6 +24,7 @@ from cpd_events.entitlement_events import (
     CPDWithdrawn,
     EntitlementGranted,
     EntitlementPolicyPublished,
+    FundingSpent,
     HoursLogCorrected,
     HoursLogged,
 )
@@ -668,3 +669,27 @@ async def test_mentoring_sessions_show_as_mentoring_hours_for_mentor_and_mentee(
         (2, Decimal("1.75")),
         (1, Decimal("0.50")),
     ]
+
+
+def spent(amount: int = 215_000) -> FundingSpent:
+    return FundingSpent(
+        budget_id="budget-2025-26-school-100001",
+        request_id="req-1",
+        trn=TEACHER,
+        school_urn=SCHOOL,
+        academic_year=YEAR,
+        amount_pence=amount,
+    )
+
+
+@pytest.mark.parametrize("spent_first", [False, True])
+async def test_spending_moves_money_from_committed_to_spent_in_either_order(
+    db: Pool, spent_first: bool
+) -> None:
+    budget = [Stored("budget-2025-26-school-100001", 1, spent())]
+    world = full_slice()
+    await feed(db, [*budget, *world] if spent_first else [*world, *budget])
+    record = await teacher_record(db, TEACHER)
+    assert record is not None
+    [year] = record.years
+    assert (year.funding_committed_pence, year.funding_spent_pence) == (0, 215_000)

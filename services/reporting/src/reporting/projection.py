@@ -30,6 +30,7 @@ from cpd_events.entitlement_events import (
     DevelopmentPlanAgreed,
     EntitlementGranted,
     EntitlementPolicyPublished,
+    FundingSpent,
     HoursLogCorrected,
     HoursLogged,
     MinimumEntitlementMet,
@@ -337,6 +338,19 @@ async def apply(conn: Connection, envelope: Envelope, event: Event) -> None:
                 event.request_id,
             )
             _found(status, f"no request {event.request_id} for teacher {event.trn}")
+        case FundingSpent():
+            # on a budget's stream: may arrive before or after the approval (another stream),
+            # so it only adds to spent; the record shows committed minus spent
+            await conn.execute(
+                """insert into reporting.teacher_years (trn, academic_year, funding_spent_pence)
+                   values ($1, $2, $3)
+                   on conflict (trn, academic_year) do update set funding_spent_pence
+                       = reporting.teacher_years.funding_spent_pence
+                         + excluded.funding_spent_pence""",
+                event.trn,
+                event.academic_year,
+                event.amount_pence,
+            )
         case HoursLogged():
             await conn.execute(
                 """insert into reporting.hours_log (trn, log_id, academic_year, hours,

@@ -31,8 +31,8 @@ class YearRecord(BaseModel):
         description="Hours still to log to reach the entitlement: never below zero"
     )
     funding_entitled_pence: Pence
-    funding_committed_pence: Pence
-    funding_spent_pence: Pence
+    funding_committed_pence: Pence = Field(description="Approved and not yet spent")
+    funding_spent_pence: Pence = Field(description="Spent on completed CPD")
     minimum_met_on: date | None = Field(
         default=None,
         description="The day the year's logged hours reached the hours entitled"
@@ -144,8 +144,11 @@ async def _read(conn: Connection, trn: str) -> TeacherRecord | None:
     years = await conn.fetch(
         """select academic_year, hours_entitled, hours_logged,
                   greatest(0, hours_entitled - hours_logged) as hours_remaining_to_minimum,
-                  funding_entitled_pence, funding_committed_pence, funding_spent_pence,
-                  minimum_met_on
+                  funding_entitled_pence,
+                  -- approvals add to committed; spending moves money from committed to spent
+                  greatest(0, funding_committed_pence - funding_spent_pence)
+                      as funding_committed_pence,
+                  funding_spent_pence, minimum_met_on
              from reporting.teacher_years where trn = $1
             order by academic_year""",
         trn,
