@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +47,17 @@ class Subscription:
     handler: Handler
 
 
+#: Work a service runs beside its HTTP API until ``stop`` is set (e.g. a scheduled batch).
+BackgroundWork = Callable[["ServiceRuntime", asyncio.Event], Coroutine[Any, Any, None]]
+
+
 @dataclass
 class ServiceRuntime:
     settings: ServiceSettings
     migrations: Sequence[Migration] = ()
     subscriptions: Sequence[Subscription] = ()
     relays: bool = True
+    background: Sequence[BackgroundWork] = ()
     pool: Pool | None = field(default=None, init=False)
     store: EventStore | None = field(default=None, init=False)
     relay: OutboxRelay | None = field(default=None, init=False)
@@ -103,6 +108,8 @@ class ServiceRuntime:
             for subscription in self.subscriptions:
                 self._subscribe(self.broker, subscription)
             await self.broker.start()
+        for work in self.background:
+            self._tasks.append(asyncio.create_task(work(self, self._stop)))
         log.info("service.started", topics=list(ALL_TOPICS))
 
     def _subscribe(self, broker: KafkaBroker, subscription: Subscription) -> None:
