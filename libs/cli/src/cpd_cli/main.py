@@ -78,6 +78,15 @@ def up(
         postgres_port=int(os.environ.get("CPD_POSTGRES_PORT", "55432")),
         broker_port=int(os.environ.get("CPD_BROKER_PORT", "59092")),
         partitions=int(os.environ.get("CPD_TOPIC_PARTITIONS", "12")),
+        # on one machine a consumer group forms in session/2: keep start-up short
+        service_env={
+            "CPD_CONSUMER_SESSION_TIMEOUT_MS": os.environ.get(
+                "CPD_CONSUMER_SESSION_TIMEOUT_MS", "4000"
+            ),
+            "CPD_CONSUMER_HEARTBEAT_INTERVAL_MS": os.environ.get(
+                "CPD_CONSUMER_HEARTBEAT_INTERVAL_MS", "1000"
+            ),
+        },
     )
     try:
         started = time.monotonic()

@@ -154,6 +154,7 @@ class LocalPostgres:
                 "start",
             ],
         )
+        self.managed = True
         wait_for_port(self.port, 30, "PostgreSQL")
         return self.url
 
