@@ -8,51 +8,24 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from cpd_platform.runtime import ServiceRuntime, create_app
-from cpd_platform.settings import ServiceSettings
-from cpd_platform.testing import Infrastructure, create_database, drop_database
+from cpd_platform.runtime import ServiceRuntime
+from cpd_platform.testing import Infrastructure
 from entitlement.api import router
 from entitlement.budget_api import router as budget_router
-from entitlement.consumers import MIGRATIONS
+
+from .entitlement_http import serve
 
 pytestmark = pytest.mark.integration
 
 YEAR = "2025/26"
 
 
-def entitlement_app(database_url: str, bootstrap_servers: str) -> FastAPI:
-    """The entitlement routes this test needs, on the service's runtime (no consumers: the
-    catalogue replica is written directly)."""
-    settings = ServiceSettings(
-        service_name="entitlement",
-        database_url=database_url,
-        kafka_bootstrap_servers=bootstrap_servers,
-    )
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
-    app = create_app(runtime, title="CPD entitlement (test)", description="")
-    app.include_router(router)
-    app.include_router(budget_router)
-    return app
-
-
 @pytest.fixture
 async def http(infra: Infrastructure) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
-    database_url = await create_database(infra.postgres_url)
-    try:
-        app = entitlement_app(database_url, infra.bootstrap_servers)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url="http://entitlement",
-                headers={"x-actor": "test"},
-            ) as client,
-        ):
-            yield client, app.state.runtime
-    finally:
-        await drop_database(infra.postgres_url, database_url)
+    # no consumers: the catalogue replica is written directly
+    async with serve(infra, [router, budget_router]) as served:
+        yield served
 
 
 async def call(

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from cpd_events import Envelope
 from cpd_events.registry_events import (
@@ -31,49 +30,21 @@ from cpd_events.types import CareerStage
 from cpd_eventstore import migrate
 from cpd_eventstore.db import Pool
 from cpd_platform.http import PROBLEM_JSON
-from cpd_platform.runtime import ServiceRuntime, create_app
-from cpd_platform.settings import ServiceSettings
-from cpd_platform.testing import Infrastructure, create_database, drop_database
+from cpd_platform.testing import Infrastructure
 from entitlement.api import router
 from entitlement.consumers import MIGRATIONS
 from entitlement.registry_api import router as registry_router
 from entitlement.registry_view import REGISTRY_VIEW, project_registry, schools_without_cpd_lead
 
+from .entitlement_http import serve
+
 pytestmark = pytest.mark.integration
-
-
-def registry_app(database_url: str, bootstrap_servers: str) -> FastAPI:
-    """Entitlement's registry routes on the service's runtime with the registry view."""
-    settings = ServiceSettings(
-        service_name="entitlement",
-        database_url=database_url,
-        kafka_bootstrap_servers=bootstrap_servers,
-        consumer_session_timeout_ms=2000,
-        consumer_heartbeat_interval_ms=500,
-    )
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, subscriptions=[REGISTRY_VIEW])
-    app = create_app(runtime, title="CPD entitlement (registry test)", description="")
-    app.include_router(router)
-    app.include_router(registry_router)
-    return app
 
 
 @pytest.fixture
 async def http(infra: Infrastructure) -> AsyncIterator[httpx.AsyncClient]:
-    database_url = await create_database(infra.postgres_url)
-    try:
-        app = registry_app(database_url, infra.bootstrap_servers)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url="http://entitlement",
-                headers={"x-actor": "test"},
-            ) as client,
-        ):
-            yield client
-    finally:
-        await drop_database(infra.postgres_url, database_url)
+    async with serve(infra, [router, registry_router], [REGISTRY_VIEW]) as (client, _):
+        yield client
 
 
 async def call(

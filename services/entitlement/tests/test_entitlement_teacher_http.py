@@ -12,20 +12,20 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from cpd_events import Envelope, Event
 from cpd_events.catalogue_events import CohortPlaceBooked, CohortScheduled, CourseListed
 from cpd_events.types import CourseKind, NpqType, academic_year_of, hours
 from cpd_eventstore import IdempotentConsumer
-from cpd_platform.runtime import ServiceRuntime, create_app
-from cpd_platform.settings import ServiceSettings
-from cpd_platform.testing import Infrastructure, create_database, drop_database, record_of
+from cpd_platform.runtime import ServiceRuntime
+from cpd_platform.testing import Infrastructure, record_of
 from entitlement.api import router
 from entitlement.budget_api import router as budget_router
-from entitlement.consumers import MIGRATIONS, replicate_catalogue
+from entitlement.consumers import replicate_catalogue
 from entitlement.teacher_api import router as teacher_router
 from entitlement.teacher_app import today
+
+from .entitlement_http import serve
 
 pytestmark = pytest.mark.integration
 
@@ -33,37 +33,10 @@ YEAR = "2025/26"
 TRN, SCHOOL, NEW_SCHOOL = "1234567", "100000", "100001"
 
 
-def entitlement_app(database_url: str, bootstrap_servers: str) -> FastAPI:
-    settings = ServiceSettings(
-        service_name="entitlement",
-        database_url=database_url,
-        kafka_bootstrap_servers=bootstrap_servers,
-    )
-    app = create_app(
-        ServiceRuntime(settings, migrations=MIGRATIONS), title="entitlement (test)", description=""
-    )
-    app.include_router(router)
-    app.include_router(budget_router)
-    app.include_router(teacher_router)
-    return app
-
-
 @pytest.fixture
 async def http(infra: Infrastructure) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
-    database_url = await create_database(infra.postgres_url)
-    try:
-        app = entitlement_app(database_url, infra.bootstrap_servers)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url="http://entitlement",
-                headers={"x-actor": "test"},
-            ) as client,
-        ):
-            yield client, app.state.runtime
-    finally:
-        await drop_database(infra.postgres_url, database_url)
+    async with serve(infra, [router, budget_router, teacher_router]) as served:
+        yield served
 
 
 async def call(
