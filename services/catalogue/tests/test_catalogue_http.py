@@ -13,7 +13,6 @@ from uuid import uuid4
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from cpd_events import REGISTRY
 from cpd_events.topics import (
@@ -23,7 +22,7 @@ from cpd_events.topics import (
     HEADER_SCHEMA_VERSION,
 )
 from cpd_platform.http import PROBLEM_JSON
-from cpd_platform.testing import Infrastructure
+from cpd_platform.testing import Infrastructure, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -70,32 +69,6 @@ async def until(check: Any, within: float = 10.0) -> Any:
         if result or time.monotonic() > deadline:
             return result
         await asyncio.sleep(0.05)
-
-
-async def records_of(
-    bootstrap_servers: str, streams: dict[str, int], within: float = 10.0
-) -> list[ConsumerRecord[bytes, bytes]]:
-    """Read the catalogue topic from the start until each stream has its expected count of
-    records (the topic is shared with other tests: others' records are skipped)."""
-    consumer = AIOKafkaConsumer(
-        CATALOGUE_EVENTS,
-        bootstrap_servers=bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    mine: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                mine += [r for r in batch if r.key and r.key.decode() in streams]
-            counts = {s: sum(r.key == s.encode() for r in mine) for s in streams}
-            if counts == streams:
-                break
-        return mine
-    finally:
-        await consumer.stop()
 
 
 async def test_every_command_over_http(
@@ -200,7 +173,9 @@ async def test_every_command_over_http(
         f"cohort-{cohort}": 2,
         f"feedback-{course}-{trns[0]}": 1,
     }
-    records = await records_of(infra.bootstrap_servers, streams)
+    records = await read_topic(
+        infra.bootstrap_servers, CATALOGUE_EVENTS, sum(streams.values()), keys=streams
+    )
     types: dict[str, list[str]] = {}
     for record in records:
         envelope, _ = REGISTRY.parse(record.value or b"")

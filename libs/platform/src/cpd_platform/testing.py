@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,9 +131,18 @@ async def drop_database(server_url: str, url: str) -> None:
 
 
 async def read_topic(
-    bootstrap_servers: str, topic: str, expect: int, within: float = 10.0
+    bootstrap_servers: str,
+    topic: str,
+    expect: int,
+    within: float = 10.0,
+    keys: Collection[str] | None = None,
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Read a topic from the beginning until ``expect`` records arrived or time ran out."""
+    """Read a topic from the beginning until ``expect`` records arrived or time ran out.
+
+    With ``keys``, only records keyed by one of them (stream ids) are kept and counted: topics
+    are shared by the tests of a run.
+    """
+    wanted = None if keys is None else {key.encode() for key in keys}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -145,7 +154,7 @@ async def read_topic(
         while len(records) < expect and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for items in batch.values():
-                records.extend(items)
+                records.extend(r for r in items if wanted is None or r.key in wanted)
         return records
     finally:
         await consumer.stop()
