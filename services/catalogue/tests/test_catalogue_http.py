@@ -5,7 +5,6 @@ keys and headers, and the read model catching up from the topic."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
@@ -22,7 +21,7 @@ from cpd_events.topics import (
     HEADER_SCHEMA_VERSION,
 )
 from cpd_platform.http import PROBLEM_JSON
-from cpd_platform.testing import Infrastructure, read_topic
+from cpd_platform.testing import Infrastructure, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -59,16 +58,6 @@ async def post(http: httpx.AsyncClient, path: str, body: dict[str, Any], expect:
 
 def fields_of(problem: dict[str, Any]) -> set[str]:
     return {error["field"] for error in problem["errors"]}
-
-
-async def until(check: Any, within: float = 10.0) -> Any:
-    """Poll an async check until it returns something truthy."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.05)
 
 
 async def test_every_command_over_http(
@@ -157,7 +146,7 @@ async def test_every_command_over_http(
     assert fields_of(problem) == {"rating"}
     conn = await asyncpg.connect(database_url)
     try:
-        await until(lambda: conn.fetchval("select to_regclass('catalogue.completions')"))
+        await eventually(lambda: conn.fetchval("select to_regclass('catalogue.completions')"))
         await conn.execute(
             "insert into catalogue.completions values ($1, $2, '2030-03-10')", trns[0], course
         )
@@ -198,14 +187,14 @@ async def test_every_command_over_http(
         items = page.json()["items"]
         return items if items and items[0]["badge_status"] == "revoked" else None
 
-    [item] = await until(searched)
+    [item] = await eventually(searched)
     assert (item["course_id"], item["provider_name"]) == (course, f"Maths Hub {run}")
 
     async def stats() -> Any:
         body = (await http.get(f"/courses/{course}/stats")).json()
         return body if body.get("rating_count") == 1 and body["places_booked"] == 1 else None
 
-    assert (await until(stats))["rating_average"] == "5.00"
+    assert (await eventually(stats))["rating_average"] == "5.00"
     hubs = (await http.get("/providers", params={"kind": "curriculum_hub"})).json()
     assert provider in {p["provider_id"] for p in hubs}
     [listed_cohort] = (await http.get(f"/courses/{course}/cohorts")).json()

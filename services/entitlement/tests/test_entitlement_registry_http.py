@@ -8,10 +8,9 @@ schools-without-lead query is filtered by a local authority made up for this run
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -30,7 +29,7 @@ from cpd_events.types import CareerStage
 from cpd_eventstore import migrate
 from cpd_eventstore.db import Pool
 from cpd_platform.http import PROBLEM_JSON
-from cpd_platform.testing import Infrastructure
+from cpd_platform.testing import Infrastructure, eventually
 from entitlement.api import router
 from entitlement.consumers import MIGRATIONS
 from entitlement.registry_api import router as registry_router
@@ -61,13 +60,6 @@ async def call(
 
 def fields_of(problem: dict[str, Any]) -> set[str]:
     return {e["field"] for e in problem["errors"]}
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float = 15) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "the registry view did not catch up"
-        await asyncio.sleep(0.05)
 
 
 def fresh(digits: int, count: int) -> list[str]:
@@ -189,7 +181,7 @@ async def test_trusts_memberships_cpd_leads_and_schools_without_a_lead(
         found = await call(http, f"/trusts/{trust}")
         return bool([(s["urn"], s["cpd_lead_trn"]) for s in found["schools"]] == [(u1, t1)])
 
-    await until(trust_has_its_school)
+    await eventually(trust_has_its_school)
     found = await call(http, f"/trusts/{trust}")
     assert (found["funding_model"], found["central_share_percent"]) == ("hybrid", "30")
     assert found["cpd_leads"] == [
@@ -202,7 +194,7 @@ async def test_trusts_memberships_cpd_leads_and_schools_without_a_lead(
         page = await call(http, without)
         return bool([s["urn"] for s in page["schools"]] == sorted([u2, u3]))
 
-    await until(only_two_without_a_lead)
+    await eventually(only_two_without_a_lead)
     page = await call(http, without)
     assert page["total"] == 2
     assert {s["reason"] for s in page["schools"]} == {"no CPD lead designated"}

@@ -8,7 +8,7 @@ outbox relay and Kafka.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -32,6 +32,7 @@ from cpd_platform.testing import (
     Record,
     create_database,
     drop_database,
+    eventually,
     read_topic,
 )
 
@@ -78,15 +79,6 @@ class Service:
             stream_id,
         )
         return int(version or 0)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[int]], expected: int, within: float = 10
-) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while (found := await check()) != expected:
-        assert asyncio.get_running_loop().time() < deadline, f"{found} != {expected}"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -199,9 +191,9 @@ async def test_every_command_and_query_over_http(service: Service) -> None:
     # the relay publishes every event; the consumer brings them back into the read model
     relay = service.runtime.relay
     assert relay is not None
-    await eventually(lambda: relay.lag(), 0)
-    await eventually(lambda: service.applied(f"mentor-{mentor}"), 7)
-    await eventually(lambda: service.applied(f"mentor-{lead}"), 4)
+    await eventually(relay.lag, until=lambda lag: lag == 0)
+    await eventually(lambda: service.applied(f"mentor-{mentor}"), until=lambda v: v == 7)
+    await eventually(lambda: service.applied(f"mentor-{lead}"), until=lambda v: v == 4)
     flags = await service.get(f"/flags/ects-without-mentor?as_of=2025-10-01&school_urn={urn}")
     assert flags["grace_days"] == 10  # CPD_ECT_MENTOR_GRACE_DAYS
     assert [e["trn"] for e in flags["ects"]] == [ect2]  # whose mentorship ended on 5 Sept

@@ -14,10 +14,11 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -25,6 +26,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from cpd_events import Envelope
 from cpd_eventstore.db import with_database
 from cpd_platform.embedded import EmbeddedError, LocalBroker, LocalPostgres, free_port
+
+T = TypeVar("T")
 
 
 class InfrastructureUnavailable(RuntimeError):
@@ -128,6 +131,22 @@ async def drop_database(server_url: str, url: str) -> None:
         await conn.execute(f'drop database if exists "{name}" with (force)')
     finally:
         await conn.close()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool] = bool,
+    within: float = 10.0,
+) -> T:
+    """Poll ``check`` until its result satisfies ``until`` (truthy by default) and return it.
+
+    For what arrives through the broker (read models, replicas); fails the test on time-out.
+    """
+    deadline = asyncio.get_running_loop().time() + within
+    while not until(result := await check()):
+        assert asyncio.get_running_loop().time() < deadline, f"still {result!r} after {within} s"
+        await asyncio.sleep(0.02)
+    return result
 
 
 async def read_topic(
