@@ -99,8 +99,12 @@ class EventStore:
         event_ids = [e.event_id for w in writes for e in w.events]
         if not event_ids:
             return []
-        for stream_id in sorted(streams):
-            await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 0))", stream_id)
+        # one statement, locks taken in the array's (sorted) order: no deadlock between writers
+        await conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended(s, 0))"
+            " from unnest($1::text[]) with ordinality as t(s, n) order by n",
+            sorted(streams),
+        )
         stored = await conn.fetch(
             f"select {_COLUMNS} from es.events where event_id = any($1::uuid[]) order by position",
             event_ids,
