@@ -185,6 +185,69 @@ def status() -> None:
     console.print(table)
 
 
+def _bootstrap_servers() -> str:
+    """The broker `cpd up` uses: KAFKA_BOOTSTRAP_SERVERS, else its own on CPD_BROKER_PORT."""
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or (
+        f"127.0.0.1:{os.environ.get('CPD_BROKER_PORT', '59092')}"
+    )
+
+
+@app.command()
+def lag(
+    group: Annotated[str, typer.Argument(help="Consumer group, e.g. reporting.entitlement")],
+    topic: Annotated[
+        list[str] | None, typer.Option(help="Topic to check (repeatable); default: all")
+    ] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Broker; default as `cpd up`: KAFKA_BOOTSTRAP_SERVERS")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """A consumer group's lag per partition, in events and seconds."""
+    import json
+
+    from aiokafka.errors import KafkaError
+
+    from cpd_events.topics import ALL_TOPICS
+    from cpd_eventstore.lag import consumer_lag
+
+    servers = bootstrap or _bootstrap_servers()
+    try:
+        lags = asyncio.run(consumer_lag(servers, group, topic or list(ALL_TOPICS)))
+    except (KafkaError, TimeoutError, OSError) as error:
+        _fail(f"no answer from the broker at {servers}: {error!r} (is `make up` on?)")
+    if as_json:
+        print(json.dumps([{"group": group, **item.model_dump()} for item in lags], indent=2))
+        return
+    table = Table(title=f"lag of {group} at {servers}")
+    for column in ("group", "topic"):
+        table.add_column(column, no_wrap=True, overflow="fold")
+    for column in ("partition", "committed", "high water", "lag", "lag s"):
+        table.add_column(column, justify="right")
+    for item in lags:
+        table.add_row(
+            group,
+            item.topic,
+            str(item.partition),
+            "-" if item.committed_offset is None else str(item.committed_offset),
+            str(item.high_water_mark),
+            str(item.lag_events),
+            "?" if item.lag_seconds is None else f"{item.lag_seconds:.1f}",
+        )
+    known = [item.lag_seconds for item in lags if item.lag_seconds is not None]
+    table.add_section()
+    table.add_row(
+        group,
+        "total",
+        "",
+        "",
+        str(sum(item.high_water_mark for item in lags)),
+        str(sum(item.lag_events for item in lags)),
+        f"{max(known, default=0.0):.1f}",
+    )
+    console.print(table)
+
+
 @app.command()
 def republish(
     service: ServiceName,

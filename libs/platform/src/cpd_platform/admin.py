@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Annotated
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from cpd_events.topics import TOPIC_OF_SERVICE
+from cpd_events.topics import ALL_TOPICS, TOPIC_OF_SERVICE
 from cpd_eventstore import IdempotentConsumer, list_dead_letters, republish
+from cpd_eventstore.lag import PartitionLag, consumer_lag
 from cpd_platform.http import PROBLEM_RESPONSES
 
 if TYPE_CHECKING:
@@ -59,6 +61,10 @@ class RepublishOut(BaseModel):
     sent: int
 
 
+class ConsumerLagOut(PartitionLag):
+    group: str = Field(description="Kafka consumer group (the consumer's name)")
+
+
 def install_admin_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
     router = APIRouter(prefix="/admin", tags=["operations"], responses=PROBLEM_RESPONSES)
 
@@ -81,6 +87,29 @@ def install_admin_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
             lag=await relay.lag(),
             last_error=relay.last_error,
         )
+
+    @router.get("/lag", summary="Consumer lag per group and partition, in events and seconds")
+    async def lag(
+        group: Annotated[list[str] | None, Query(description="Default: this service's")] = None,
+    ) -> list[ConsumerLagOut]:
+        topics_of = {
+            runtime.consumers[s.name].name: s.topics
+            for s in runtime.subscriptions
+            if s.name in runtime.consumers
+        }
+        out: list[ConsumerLagOut] = []
+        for name in group or list(topics_of):
+            try:
+                lags = await consumer_lag(
+                    runtime.settings.kafka_bootstrap_servers,
+                    name,
+                    topics_of.get(name, ALL_TOPICS),  # another service's group: every topic
+                    within=5,
+                )
+            except (KafkaError, TimeoutError) as error:
+                raise HTTPException(503, f"broker unavailable: {error!r}") from None
+            out.extend(ConsumerLagOut(group=name, **lag.model_dump()) for lag in lags)
+        return out
 
     @router.post("/republish", summary="Send the store to the topic again from a position")
     async def republish_store(body: RepublishIn) -> RepublishOut:
