@@ -23,11 +23,12 @@ from cpd_events.entitlement_events import (
 from cpd_events.mentoring_events import MentoringSessionLogged, session_hours
 from cpd_events.registry_events import TeacherMovedSchool, TeacherRegistered
 from cpd_events.types import ActivityType, CareerStage, MentoringProgramme, hours
-from cpd_eventstore import IdempotentConsumer, list_dead_letters, migrate
+from cpd_eventstore import list_dead_letters
 from cpd_eventstore.db import Pool
 from cpd_platform.testing import Record, record_of
-from reporting.projection import MIGRATIONS, apply
+from reporting.generations import Generation
 from reporting.queries import TeacherRecord, teacher_record
+from reporting.testing import apply_records, live_generation
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +38,12 @@ AT = datetime(2025, 10, 1, 9, 30, tzinfo=UTC)
 
 @pytest.fixture
 async def db(pool: Pool) -> Pool:
-    await migrate(pool, "reporting", MIGRATIONS)
+    global GENERATION
+    GENERATION = await live_generation(pool)
     return pool
+
+
+GENERATION: Generation
 
 
 def numbered(streams: dict[str, list[Event]]) -> list[Record]:
@@ -65,7 +70,7 @@ def numbered(streams: dict[str, list[Event]]) -> list[Record]:
 
 
 async def feed(pool: Pool, records: list[Record]) -> None:
-    outcome = await IdempotentConsumer(pool, "reporting.projections", apply).handle_batch(records)
+    outcome = await apply_records(pool, GENERATION, records)
     assert outcome.failed == outcome.parked == 0, await list_dead_letters(pool)
 
 

@@ -49,14 +49,16 @@ from cpd_events.types import (
     academic_year_of,
     hours,
 )
-from cpd_eventstore import IdempotentConsumer, Outcome, list_dead_letters, migrate
+from cpd_eventstore import list_dead_letters
 from cpd_eventstore.db import Pool
 from cpd_platform.runtime import ServiceRuntime, create_app
 from cpd_platform.settings import ServiceSettings
 from cpd_platform.testing import Record, record_of
 from reporting.api import router
-from reporting.projection import MIGRATIONS, apply
+from reporting.engine import Progress
+from reporting.generations import list_generations
 from reporting.queries import TeacherRecord, teacher_record
+from reporting.testing import apply_records, live_generation
 
 pytestmark = pytest.mark.integration
 
@@ -114,19 +116,25 @@ def records(stored: Sequence[Stored]) -> list[Record]:
     return [s.record(offset) for offset, s in enumerate(stored)]
 
 
-def consumer(pool: Pool) -> IdempotentConsumer:
-    return IdempotentConsumer(pool, "reporting.projections", apply)
+GENERATION = "reporting_g1"
 
 
-async def feed(pool: Pool, stored: Sequence[Stored]) -> Outcome:
-    outcome = await consumer(pool).handle_batch(records(stored))
+async def handle(pool: Pool, batch: Sequence[Record]) -> Progress:
+    """Apply one batch of records as the engine does for a fetch; return what it did."""
+    [generation] = await list_generations(pool)
+    return await apply_records(pool, generation, batch)
+
+
+async def feed(pool: Pool, stored: Sequence[Stored]) -> Progress:
+    outcome = await handle(pool, records(stored))
     assert outcome.failed == outcome.parked == 0, await list_dead_letters(pool)
     return outcome
 
 
 @pytest.fixture
 async def db(pool: Pool) -> Pool:
-    await migrate(pool, "reporting", MIGRATIONS)
+    generation = await live_generation(pool)
+    assert generation.schema_name == GENERATION
     return pool
 
 
@@ -296,12 +304,14 @@ def assert_full_record(record: TeacherRecord | None) -> None:
 
 async def snapshot(pool: Pool) -> dict[str, list[Any]]:
     tables = await pool.fetch(
-        "select table_name from information_schema.tables where table_schema = 'reporting'"
+        "select table_name from information_schema.tables where table_schema = 'reporting_g1'"
     )
     return {
         t["table_name"]: [
             tuple(row)
-            for row in await pool.fetch(f"select * from reporting.{t['table_name']} order by 1, 2")
+            for row in await pool.fetch(
+                f"select * from reporting_g1.{t['table_name']} x order by x::text"
+            )
         ]
         for t in tables
     }
@@ -327,10 +337,10 @@ async def test_a_full_slice_gives_the_teacher_record(db: Pool) -> None:
     assert [(m.mentee_trn, m.since) for m in mentor.mentees] == [(TEACHER, date(2025, 9, 8))]
     assert mentor.current_mentors == []
     assert mentor.years == []
-    policy_row = await db.fetchrow("select * from reporting.policies")
+    policy_row = await db.fetchrow("select * from reporting_g1.policies")
     assert policy_row is not None
     assert (policy_row["policy_version"], policy_row["minimum_hours"]) == (2, Decimal("35.00"))
-    requested_at = await db.fetchval("select requested_at from reporting.teacher_requests")
+    requested_at = await db.fetchval("select requested_at from reporting_g1.requests")
     assert requested_at == OCCURRED
 
 
@@ -409,10 +419,10 @@ async def test_hours_for_a_year_without_a_grant_count_against_nothing_entitled(d
 
 async def test_a_redelivered_batch_changes_nothing(db: Pool) -> None:
     batch = records(full_slice())
-    first = await consumer(db).handle_batch(batch)
+    first = await handle(db, batch)
     before = await snapshot(db)
 
-    again = await consumer(db).handle_batch(batch)
+    again = await handle(db, batch)
 
     assert (first.applied, again.applied, again.duplicates) == (13, 0, 13)
     assert await snapshot(db) == before
@@ -572,7 +582,7 @@ async def test_pilot_hours_in_minutes_are_upcast(db: Pool) -> None:
         },
     )
 
-    outcome = await consumer(db).handle_batch([record_of(v1)])
+    outcome = await handle(db, [record_of(v1)])
 
     assert outcome.applied == 1
     record = await teacher_record(db, TEACHER)
@@ -585,7 +595,7 @@ async def test_pilot_hours_in_minutes_are_upcast(db: Pool) -> None:
 async def test_an_event_whose_predecessor_is_missing_is_dead_lettered(db: Pool) -> None:
     stray = Stored(f"teacher-{TEACHER}", 1, approved("req-404"))
 
-    outcome = await consumer(db).handle_batch([stray.record()])
+    outcome = await handle(db, [stray.record()])
 
     assert outcome.failed == 1
     [dead] = await list_dead_letters(db)

@@ -8,16 +8,19 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cpd_cli import demo
+from cpd_cli.client import call as _call
+from cpd_cli.client import console, service_url
+from cpd_cli.client import fail as _fail
 from cpd_cli.grants import grant as grant_year
 from cpd_cli.imports import app as imports_app
+from cpd_cli.reporting import feed_app, reporting_app, trusts_app
 from cpd_platform.embedded import EmbeddedError
 from cpd_platform.launcher import SERVICES, Platform, PlatformError
 
@@ -26,29 +29,10 @@ dead_letters = typer.Typer(help="Events consumers could not handle.", no_args_is
 app.add_typer(dead_letters, name="dead-letters")
 app.command("grant")(grant_year)  # a year's entitlement for every teacher (funding helper)
 app.add_typer(imports_app, name="import")  # bulk imports into the registry
-console = Console()
+app.add_typer(reporting_app, name="reporting")  # read models: rebuild, snapshots, check
+app.add_typer(trusts_app, name="trusts")  # trusts' feed credentials
+app.add_typer(feed_app, name="feed")  # follow a trust's feed
 ServiceName = Annotated[str, typer.Argument(help="entitlement, catalogue, mentoring or reporting")]
-
-
-def service_url(service: str) -> str:
-    if service not in SERVICES:
-        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    return os.environ.get(f"CPD_{service.upper()}_URL", f"http://127.0.0.1:{SERVICES[service]}")
-
-
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
-
-
-def _call(method: str, service: str, path: str, **kwargs: Any) -> Any:
-    try:
-        response = httpx.request(method, f"{service_url(service)}{path}", timeout=300, **kwargs)
-    except httpx.HTTPError as error:
-        _fail(f"{service} does not answer at {service_url(service)}: {error} (is `make up` on?)")
-    if response.status_code >= 400:
-        _fail(f"{service} answered {response.status_code}: {response.text}")
-    return response.json()
 
 
 def _raise_interrupt(_: int, __: FrameType | None) -> None:
@@ -130,6 +114,10 @@ def up(
         console.print(f"[red]could not start:[/red] {error}")
         raise typer.Exit(1) from error
     finally:
+        # a second Ctrl-C (a terminal and `uv run` may both send one) must not cut the stop
+        # short and leave PostgreSQL and the broker running
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         platform.stop()
         lock.unlink(missing_ok=True)
         console.print("stopped; data kept in " + str(platform.home))

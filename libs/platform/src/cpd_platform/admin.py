@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from cpd_events.topics import ALL_TOPICS, TOPIC_OF_SERVICE
-from cpd_eventstore import IdempotentConsumer, list_dead_letters, republish
+from cpd_eventstore import list_dead_letters, republish
 from cpd_eventstore.lag import PartitionLag, consumer_lag
 from cpd_platform.http import PROBLEM_RESPONSES
 
@@ -68,10 +68,13 @@ class ConsumerLagOut(PartitionLag):
 def install_admin_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
     router = APIRouter(prefix="/admin", tags=["operations"], responses=PROBLEM_RESPONSES)
 
-    def consumer_named(name: str) -> IdempotentConsumer:
+    def consumer_named(name: str) -> Any:
         for consumer in runtime.consumers.values():
             if consumer.name == name:
                 return consumer
+        found = runtime.more_consumers().get(name)
+        if found is not None:
+            return found
         raise HTTPException(404, f"no consumer {name!r} in {runtime.name}")
 
     @router.get("/relay", summary="Outbox relay status and lag")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,8 @@ BackgroundWork = Callable[["ServiceRuntime", asyncio.Event], Coroutine[Any, Any,
 class ServiceRuntime:
     settings: ServiceSettings
     migrations: Sequence[Migration] = ()
+    #: migrations of other namespaces (schemas) the service owns, applied after its own
+    more_migrations: Mapping[str, Sequence[Migration]] = field(default_factory=dict)
     subscriptions: Sequence[Subscription] = ()
     relays: bool = True
     background: Sequence[BackgroundWork] = ()
@@ -62,6 +64,9 @@ class ServiceRuntime:
     store: EventStore | None = field(default=None, init=False)
     relay: OutboxRelay | None = field(default=None, init=False)
     consumers: dict[str, IdempotentConsumer] = field(default_factory=dict, init=False)
+    #: consumers of the service's own making (batch projections...) that keep dead letters too:
+    #: name -> an object with IdempotentConsumer's ``retry`` and ``discard``
+    more_consumers: Callable[[], Mapping[str, Any]] = field(default=lambda: {}, init=False)
     broker: KafkaBroker | None = field(default=None, init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
@@ -90,6 +95,8 @@ class ServiceRuntime:
         await migrate(self.pool, "eventstore", list(EVENTSTORE_MIGRATIONS))
         if self.migrations:
             await migrate(self.pool, self.name, list(self.migrations))
+        for namespace, migrations in self.more_migrations.items():
+            await migrate(self.pool, namespace, list(migrations))
         self.store = EventStore(self.pool)
         await wait_for_broker(s.kafka_bootstrap_servers, s.startup_timeout_s)
         await ensure_topics(s.kafka_bootstrap_servers, ALL_TOPICS, s.topic_partitions)

@@ -42,6 +42,7 @@ class Record:
     topic: str = "t"
     partition: int = 0
     offset: int = 0
+    timestamp: int = 0
 
 
 def record_of(envelope: Envelope, offset: int = 0) -> Record:

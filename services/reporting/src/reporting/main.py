@@ -6,24 +6,51 @@ connects until the app starts.
 
 from __future__ import annotations
 
-from cpd_events.topics import ALL_TOPICS
-from cpd_platform.runtime import ServiceRuntime, Subscription, create_app
-from cpd_platform.settings import ServiceSettings
-from reporting.api import router
-from reporting.projection import MIGRATIONS, apply
+from fastapi import FastAPI
 
-settings = ServiceSettings(service_name="reporting")
-runtime = ServiceRuntime(
-    settings,
-    migrations=MIGRATIONS,
-    subscriptions=[Subscription("projections", ALL_TOPICS, apply)],
-)
-app = create_app(
-    runtime,
-    title="CPD reporting",
-    description=(
-        "Read models kept from every service's events (consumer reporting.projections): the"
-        " teacher's portable CPD record of entitlement, hours, funding, requests and mentors."
-    ),
-)
-app.include_router(router)
+from cpd_eventstore import Migration
+from cpd_platform.runtime import ServiceRuntime, create_app
+from reporting.admin_api import router as admin_router
+from reporting.analysts_api import router as analysts_router
+from reporting.api import router
+from reporting.dashboards_api import router as dashboards_router
+from reporting.feeds.api import router as feeds_router
+from reporting.feeds.schema import FEED_MIGRATIONS, FEED_SCHEMA
+from reporting.generations import META_MIGRATIONS
+from reporting.reading import META_SCHEMA
+from reporting.service import Reporting, ReportingSettings
+
+#: The first read models lived in schema ``reporting``, kept by a per-event consumer; they are
+#: generations of schema ``reporting_g<N>`` now (see generations.py).
+MIGRATIONS = [
+    Migration(4, "read models moved to generations", "drop schema if exists reporting cascade")
+]
+
+
+def build_app() -> FastAPI:
+    settings = ReportingSettings(service_name="reporting")
+    reporting = Reporting(settings)
+    runtime = ServiceRuntime(
+        settings,
+        migrations=MIGRATIONS,
+        more_migrations={META_SCHEMA: META_MIGRATIONS, FEED_SCHEMA: FEED_MIGRATIONS},
+        background=[reporting.run_read_models, reporting.run_feed, reporting.run_webhooks],
+    )
+    app = create_app(
+        runtime,
+        title="CPD reporting",
+        description=(
+            "Read models kept from every service's events: the teacher's portable CPD record,"
+            " school, trust, area and course dashboards, analysts' datasets and exports, and"
+            " the trusts' event feeds (pull, server-sent events, signed webhooks). Read models"
+            " are rebuilt beside the live ones and switched atomically (see /admin/read-models)."
+        ),
+    )
+    app.state.reporting = reporting
+    runtime.more_consumers = reporting.engines
+    for part in (router, dashboards_router, analysts_router, feeds_router, admin_router):
+        app.include_router(part)
+    return app
+
+
+app = build_app()

@@ -1,27 +1,41 @@
-"""The reporting read model: relational tables in schema ``reporting``, kept from every topic.
+"""The reporting read models, kept from every topic a batch at a time (see engine.py).
 
-One handler, :func:`apply`, runs inside the idempotent consumer's transaction: the consumer
-applies each event once and in order within its stream, but streams interleave freely (a teacher's
-hours may arrive before their school, a mentor's assignment before the mentee's registration, a
-course after the request for it). So every statement that touches a row another stream may create
-is an upsert, and nothing here relies on foreign keys between streams; joins happen when reading.
+The engine hands :class:`ReadModelProjection` a batch of events, each stream's in version order,
+streams interleaved freely: a teacher's hours may come before their school, a request before its
+course, a mentor's assignment before the mentee's registration. So every row another stream may
+make is made on first touch (counters at zero) and filled in when its own event comes; nothing
+relies on foreign keys between streams, and joins happen when reading.
 
-Identifiers chosen per stream are keyed with their stream's owner: a request or an hours log is
-unique within its teacher (``trn``), an assignment within its mentor (``mentor_trn``).
+A batch runs in three steps over a :class:`~reporting.unit_of_work.UnitOfWork`: name the rows
+its events need (:func:`_need`), load them, apply the events in order in memory
+(:func:`_apply`), write the changed rows back with a COPY and an upsert per table. An event
+that refers to an earlier event of its own stream the projection never saw raises
+:class:`MissingPredecessor`, which fails the batch: the engine isolates the event and sends it to
+the dead letters rather than losing money or hours silently.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from cpd_events import Envelope, Event
 from cpd_events.catalogue_events import (
+    CourseBadged,
+    CourseBadgeRevoked,
+    CourseFeedbackSubmitted,
     CourseListed,
     CourseRetired,
     CourseUpdated,
+    ProviderDeactivated,
     ProviderRegistered,
+    ProviderUpdated,
 )
 from cpd_events.entitlement_events import (
+    BudgetAllocated,
     CPDApproved,
     CPDCompleted,
     CPDDeclined,
@@ -30,540 +44,670 @@ from cpd_events.entitlement_events import (
     DevelopmentPlanAgreed,
     EntitlementGranted,
     EntitlementPolicyPublished,
+    FundingCommitted,
+    FundingReleased,
     FundingSpent,
     HoursLogCorrected,
     HoursLogged,
     MinimumEntitlementMet,
 )
 from cpd_events.mentoring_events import (
+    LeadMentorDesignated,
     MentorAssigned,
+    MentorCapacitySet,
     MentoringSessionLogged,
+    MentorRegistered,
+    MentorSchoolAdded,
     MentorshipEnded,
+    MentorTrainingCompleted,
 )
 from cpd_events.registry_events import (
+    CPDLeadDesignated,
+    SchoolJoinedTrust,
+    SchoolLeftTrust,
     SchoolRegistered,
     TeacherLeftProfession,
     TeacherMovedSchool,
     TeacherRegistered,
+    TrustFundingModelChosen,
+    TrustRegistered,
 )
-from cpd_eventstore import Migration
+from cpd_events.types import academic_year_of
 from cpd_eventstore.db import Connection
+from reporting.engine import Consumed
+from reporting.model import (
+    BUDGETS,
+    COURSE_FEEDBACK,
+    COURSES,
+    DEVELOPMENT_PLANS,
+    HOURS_LOG,
+    MENTORING_SESSIONS,
+    MENTORS,
+    MENTORSHIPS,
+    POLICIES,
+    PROVIDERS,
+    REQUESTS,
+    SCHOOL_ACTIVITY_HOURS,
+    SCHOOL_DAYS,
+    SCHOOL_TRUSTS,
+    SCHOOL_YEARS,
+    SCHOOLS,
+    TABLES,
+    TEACHER_SCHOOLS,
+    TEACHER_YEARS,
+    TEACHERS,
+    TRUSTS,
+)
+from reporting.unit_of_work import UnitOfWork
 
-NAMESPACE = "reporting"
 ZERO = Decimal(0)
-
-MIGRATIONS = [
-    Migration(
-        1,
-        "teacher record: schools, teachers, policies, years, requests, hours, courses, mentors",
-        """
-        create schema if not exists reporting;
-
-        create table reporting.schools (
-            urn text primary key,
-            name text not null,
-            local_authority text not null,
-            phase text not null,
-            region text,
-            pp50 boolean not null default false
-        );
-
-        create table reporting.teachers (
-            trn text primary key,
-            school_urn text not null,
-            given_name text not null,
-            family_name text not null,
-            career_stage text not null,
-            fte numeric(5, 2) not null,
-            registered_on date not null,
-            left_on date
-        );
-        create index teachers_school on reporting.teachers (school_urn);
-
-        -- the latest version of each academic year's policy
-        create table reporting.policies (
-            academic_year text primary key,
-            policy_version int not null,
-            minimum_hours numeric(9, 2) not null,
-            base_funding_per_fte_pence bigint not null,
-            pp50_uplift_percent numeric(5, 2) not null,
-            early_career_uplift_percent numeric(5, 2) not null,
-            effective_from date not null
-        );
-
-        -- one row per teacher and year: created by a grant or by the first hours logged
-        create table reporting.teacher_years (
-            trn text not null,
-            academic_year text not null,
-            policy_version int,
-            hours_entitled numeric(9, 2) not null default 0,
-            funding_entitled_pence bigint not null default 0,
-            hours_logged numeric(9, 2) not null default 0 check (hours_logged >= 0),
-            funding_committed_pence bigint not null default 0
-                check (funding_committed_pence >= 0),
-            funding_spent_pence bigint not null default 0 check (funding_spent_pence >= 0),
-            primary key (trn, academic_year)
-        );
-
-        create table reporting.teacher_requests (
-            trn text not null,
-            request_id text not null,
-            course_id text not null,
-            academic_year text not null,
-            status text not null
-                check (status in ('requested', 'approved', 'declined', 'withdrawn', 'completed')),
-            cost_pence bigint not null,
-            expected_hours numeric(9, 2) not null,
-            requested_at timestamptz not null,
-            primary key (trn, request_id)
-        );
-        create index teacher_requests_course on reporting.teacher_requests (course_id);
-
-        create table reporting.hours_log (
-            trn text not null,
-            log_id text not null,
-            academic_year text not null,
-            hours numeric(9, 2) not null check (hours >= 0),
-            activity_type text not null,
-            activity_date date not null,
-            request_id text,
-            primary key (trn, log_id)
-        );
-
-        create table reporting.providers (
-            provider_id text primary key,
-            name text not null,
-            kind text not null
-        );
-
-        create table reporting.courses (
-            course_id text primary key,
-            provider_id text not null,
-            title text not null,
-            kind text not null,
-            hours numeric(9, 2) not null,
-            price_pence bigint not null,
-            retired boolean not null default false
-        );
-
-        create table reporting.mentorships (
-            mentor_trn text not null,
-            assignment_id text not null,
-            mentee_trn text not null,
-            school_urn text not null,
-            programme text not null,
-            starts_on date not null,
-            ended_on date,
-            primary key (mentor_trn, assignment_id)
-        );
-        create index mentorships_mentee on reporting.mentorships (mentee_trn);
-        """,
-    ),
-    Migration(
-        2,
-        "mentoring sessions, for mentoring hours on the teacher record",
-        """
-        create table reporting.mentoring_sessions (
-            mentor_trn text not null,
-            session_id text not null,
-            assignment_id text not null,
-            mentee_trn text not null,
-            academic_year text not null,
-            held_on date not null,
-            minutes int not null,
-            hours numeric(9, 2) not null,
-            primary key (mentor_trn, session_id)
-        );
-        create index mentoring_sessions_mentee on reporting.mentoring_sessions (mentee_trn);
-        """,
-    ),
-    Migration(
-        3,
-        "teacher record: minimum met, development plan, plan goals of requests",
-        """
-        alter table reporting.teacher_years add column minimum_met_on date;
-        alter table reporting.teacher_requests add column plan_goal text;
-
-        -- the teacher's current plan (the latest agreed) and how many they have agreed
-        create table reporting.development_plans (
-            trn text primary key,
-            school_urn text not null,
-            academic_year text not null,
-            until_academic_year text,
-            goals text[] not null,
-            agreed_with text not null,
-            agreed_at timestamptz not null,
-            plans_agreed int not null default 1
-        );
-        """,
-    ),
-]
 
 
 class MissingPredecessor(LookupError):
     """An event refers to an earlier event of its own stream that the projection never saw.
 
-    Within a stream the consumer applies events in order, so this means a bug or a skipped
-    (discarded) event: raising sends the event to the dead letters rather than losing money or
-    hours silently.
+    Within a stream events arrive in order, so this means a bug or a skipped (discarded) event.
     """
 
 
-async def apply(conn: Connection, envelope: Envelope, event: Event) -> None:
-    """Apply one event to the read model (inside the consumer's transaction)."""
-    match event:
-        # registry ------------------------------------------------------------------------
-        case SchoolRegistered():
-            await conn.execute(
-                """insert into reporting.schools (urn, name, local_authority, phase, region, pp50)
-                   values ($1, $2, $3, $4, $5, $6)
-                   on conflict (urn) do update set name = excluded.name,
-                       local_authority = excluded.local_authority, phase = excluded.phase,
-                       region = excluded.region, pp50 = excluded.pp50""",
-                event.urn,
-                event.name,
-                event.local_authority,
-                event.phase,
-                event.region,
-                event.pp50,
-            )
-        case TeacherRegistered():
-            await conn.execute(
-                """insert into reporting.teachers (trn, school_urn, given_name, family_name,
-                       career_stage, fte, registered_on)
-                   values ($1, $2, $3, $4, $5, $6, $7)
-                   on conflict (trn) do update set school_urn = excluded.school_urn,
-                       given_name = excluded.given_name, family_name = excluded.family_name,
-                       career_stage = excluded.career_stage, fte = excluded.fte,
-                       registered_on = excluded.registered_on""",
-                event.trn,
-                event.school_urn,
-                event.given_name,
-                event.family_name,
-                event.career_stage.value,
-                event.fte,
-                event.registered_on,
-            )
-        case TeacherMovedSchool():
-            # The record follows the teacher: years, hours and requests are keyed by TRN only.
-            status = await conn.execute(
-                "update reporting.teachers set school_urn = $2 where trn = $1",
-                event.trn,
-                event.school_urn,
-            )
-            _found(status, f"no teacher {event.trn}")
-        case TeacherLeftProfession():
-            status = await conn.execute(
-                "update reporting.teachers set left_on = $2 where trn = $1",
-                event.trn,
-                event.left_on,
-            )
-            _found(status, f"no teacher {event.trn}")
+class ReadModelProjection:
+    """Teacher, school, trust, area and course read models (tables in reporting.model)."""
 
-        # entitlement ---------------------------------------------------------------------
+    name = "read-models"
+
+    def __init__(self, summaries_every_s: float = 30.0) -> None:
+        self.summaries_every_s = summaries_every_s
+        self._last_summaries = 0.0
+
+    async def apply(self, conn: Connection, batch: Sequence[Consumed]) -> None:
+        uow = UnitOfWork(TABLES)
+        for item in batch:
+            _need(uow, item.event)
+        await uow.load(conn)
+        made_here: dict[tuple[str, str], tuple[str, str]] = {}
+        for item in batch:
+            _need_through_requests(uow, item.event, made_here)
+        await uow.load(conn)
+        touched: set[str] = set()
+        for item in batch:
+            _apply(uow, item.envelope, item.event, touched)
+        await uow.flush(conn)
+        if touched:
+            await conn.execute(
+                "insert into dirty_schools select unnest($1::text[]) on conflict do nothing",
+                sorted(touched),
+            )
+
+    async def settle(self, conn: Connection, caught_up: bool, today: date | None = None) -> int:
+        """Refresh the summaries of the schools batches touched; return how many.
+
+        While catching up (a rebuild) at most every ``summaries_every_s``; once caught up, after
+        every batch, so school figures follow commands within a batch or two.
+        """
+        now = time.monotonic()
+        if not caught_up and now - self._last_summaries < self.summaries_every_s:
+            return 0
+        self._last_summaries = now
+        from reporting.summaries import refresh_school_summaries
+
+        urns = [r["urn"] for r in await conn.fetch("select urn from dirty_schools")]
+        if not urns:
+            return 0
+        return await refresh_school_summaries(conn, urns, today or datetime.now(UTC).date())
+
+
+# Which rows each event reads -------------------------------------------------------------------
+
+
+def _need(uow: UnitOfWork, event: Event) -> None:
+    match event:
+        case TrustRegistered() | TrustFundingModelChosen():
+            uow.need(TRUSTS, event.trust_id)
+        case SchoolRegistered() | SchoolJoinedTrust() | SchoolLeftTrust():
+            uow.need(SCHOOLS, event.urn)
+        case CPDLeadDesignated():
+            if event.school_urn is not None:
+                uow.need(SCHOOLS, event.school_urn)
+            if event.trust_id is not None:
+                uow.need(TRUSTS, event.trust_id)
+        case TeacherRegistered() | TeacherMovedSchool() | TeacherLeftProfession():
+            uow.need(TEACHERS, event.trn)
         case EntitlementPolicyPublished():
-            await conn.execute(
-                """insert into reporting.policies (academic_year, policy_version, minimum_hours,
-                       base_funding_per_fte_pence, pp50_uplift_percent,
-                       early_career_uplift_percent, effective_from)
-                   values ($1, $2, $3, $4, $5, $6, $7)
-                   on conflict (academic_year) do update set
-                       policy_version = excluded.policy_version,
-                       minimum_hours = excluded.minimum_hours,
-                       base_funding_per_fte_pence = excluded.base_funding_per_fte_pence,
-                       pp50_uplift_percent = excluded.pp50_uplift_percent,
-                       early_career_uplift_percent = excluded.early_career_uplift_percent,
-                       effective_from = excluded.effective_from
-                   where excluded.policy_version > reporting.policies.policy_version""",
-                event.academic_year,
-                event.policy_version,
-                event.minimum_hours,
-                event.base_funding_per_fte_pence,
-                event.pp50_uplift_percent,
-                event.early_career_uplift_percent,
-                event.effective_from,
-            )
+            uow.need(POLICIES, event.academic_year)
         case EntitlementGranted():
-            # A later grant for the same year (a corrected policy) replaces the entitlement;
-            # hours and funding already recorded against the year stay.
-            await conn.execute(
-                """insert into reporting.teacher_years (trn, academic_year, policy_version,
-                       hours_entitled, funding_entitled_pence)
-                   values ($1, $2, $3, $4, $5)
-                   on conflict (trn, academic_year) do update set
-                       policy_version = excluded.policy_version,
-                       hours_entitled = excluded.hours_entitled,
-                       funding_entitled_pence = excluded.funding_entitled_pence""",
-                event.trn,
-                event.academic_year,
-                event.policy_version,
-                event.hours,
-                event.funding_pence,
-            )
+            uow.need(TEACHER_YEARS, event.trn, event.academic_year)
         case CPDRequested():
-            await conn.execute(
-                """insert into reporting.teacher_requests (trn, request_id, course_id,
-                       academic_year, status, cost_pence, expected_hours, requested_at, plan_goal)
-                   values ($1, $2, $3, $4, 'requested', $5, $6, $7, $8)""",
-                event.trn,
-                event.request_id,
-                event.course_id,
-                event.academic_year,
-                event.cost_pence,
-                event.expected_hours,
-                envelope.occurred_at,
-                event.plan_goal,
+            uow.need(COURSES, event.course_id)
+        case CPDApproved() | CPDDeclined() | CPDWithdrawn() | CPDCompleted():
+            uow.need(REQUESTS, event.trn, event.request_id)
+            if isinstance(event, CPDCompleted):
+                uow.need(COURSES, event.course_id)
+        case FundingCommitted() | FundingSpent() | FundingReleased():
+            uow.need(BUDGETS, event.budget_id)
+            if isinstance(event, FundingSpent):
+                uow.need(TEACHER_YEARS, event.trn, event.academic_year)
+        case BudgetAllocated():
+            uow.need(BUDGETS, event.budget_id)
+        case HoursLogged():
+            uow.need(TEACHER_YEARS, event.trn, event.academic_year)
+        case HoursLogCorrected():
+            uow.need(HOURS_LOG, event.trn, event.log_id)
+            uow.need(TEACHER_YEARS, event.trn, event.academic_year)
+        case MinimumEntitlementMet():
+            uow.need(TEACHER_YEARS, event.trn, event.academic_year)
+        case DevelopmentPlanAgreed():
+            uow.need(DEVELOPMENT_PLANS, event.trn)
+        case ProviderRegistered() | ProviderUpdated() | ProviderDeactivated():
+            uow.need(PROVIDERS, event.provider_id)
+        case (
+            CourseListed()
+            | CourseUpdated()
+            | CourseBadged()
+            | CourseBadgeRevoked()
+            | CourseRetired()
+            | CourseFeedbackSubmitted()
+        ):
+            uow.need(COURSES, event.course_id)
+        case (
+            MentorRegistered()
+            | MentorSchoolAdded()
+            | MentorTrainingCompleted()
+            | MentorCapacitySet()
+            | MentorAssigned()
+        ):
+            uow.need(MENTORS, event.trn)
+        case LeadMentorDesignated():
+            uow.need(MENTORS, event.trn)
+            if event.replaces_trn is not None:
+                uow.need(MENTORS, event.replaces_trn)
+        case MentorshipEnded():
+            uow.need(MENTORS, event.trn)
+            uow.need(MENTORSHIPS, event.trn, event.assignment_id)
+        case _:
+            pass
+
+
+def _need_through_requests(
+    uow: UnitOfWork, event: Event, made_here: dict[tuple[str, str], tuple[str, str]]
+) -> None:
+    """Second round: a decision on a request changes the year and course the request names.
+
+    ``made_here`` maps requests made earlier in the batch to their (academic year, course).
+    """
+    if not isinstance(event, CPDApproved | CPDDeclined | CPDWithdrawn):
+        if isinstance(event, CPDRequested):
+            made_here[(event.trn, event.request_id)] = (event.academic_year, event.course_id)
+        return
+    request = uow.get(REQUESTS, event.trn, event.request_id)
+    if request is not None:
+        year, course = request["academic_year"], request["course_id"]
+    elif (event.trn, event.request_id) in made_here:
+        year, course = made_here[(event.trn, event.request_id)]
+    else:
+        return  # unknown request: applying it raises MissingPredecessor
+    uow.need(TEACHER_YEARS, event.trn, year)
+    uow.need(COURSES, course)
+
+
+# How each event changes them --------------------------------------------------------------------
+
+
+def _apply(uow: UnitOfWork, envelope: Envelope, event: Event, touched: set[str]) -> None:
+    on = envelope.occurred_at.date()
+    match event:
+        # registry --------------------------------------------------------------------------
+        case TrustRegistered():
+            trust = uow.upsert(TRUSTS, (event.trust_id,), {})
+            trust.update(name=event.name, region=event.region)
+        case TrustFundingModelChosen():
+            trust = uow.upsert(TRUSTS, (event.trust_id,), {})
+            trust.update(
+                funding_model=event.model.value,
+                central_share_percent=event.central_share_percent,
+                funding_model_from=event.effective_from,
             )
+        case SchoolRegistered():
+            school = uow.upsert(SCHOOLS, (event.urn,), {})
+            school.update(
+                name=event.name,
+                local_authority=event.local_authority,
+                phase=event.phase,
+                region=event.region,
+                pp50=event.pp50,
+                pupils_on_roll=event.pupils_on_roll,
+                fsm_percent=event.fsm_percent,
+            )
+            touched.add(event.urn)
+        case SchoolJoinedTrust():
+            school = uow.upsert(SCHOOLS, (event.urn,), {})
+            _close_membership(uow, school, event.effective_from)
+            school.update(trust_id=event.trust_id, trust_joined_on=event.effective_from)
+            uow.put(
+                SCHOOL_TRUSTS,
+                {"urn": event.urn, "joined_on": event.effective_from, "trust_id": event.trust_id},
+            )
+            touched.add(event.urn)
+        case SchoolLeftTrust():
+            school = uow.upsert(SCHOOLS, (event.urn,), {})
+            if school["trust_id"] == event.trust_id:
+                _close_membership(uow, school, event.effective_from)
+                school.update(trust_id=None, trust_joined_on=None)
+            touched.add(event.urn)
+        case CPDLeadDesignated():
+            if event.school_urn is not None:
+                school = uow.upsert(SCHOOLS, (event.school_urn,), {})
+                school.update(cpd_lead_trn=event.trn, cpd_lead_since=event.effective_from)
+                touched.add(event.school_urn)
+            if event.trust_id is not None:
+                uow.upsert(TRUSTS, (event.trust_id,), {})["cpd_lead_trn"] = event.trn
+        case TeacherRegistered():
+            uow.put(
+                TEACHERS,
+                {
+                    "trn": event.trn,
+                    "school_urn": event.school_urn,
+                    "given_name": event.given_name,
+                    "family_name": event.family_name,
+                    "career_stage": event.career_stage.value,
+                    "fte": event.fte,
+                    "registered_on": event.registered_on,
+                    "school_since": event.registered_on,
+                },
+            )
+            uow.put(
+                TEACHER_SCHOOLS,
+                {
+                    "trn": event.trn,
+                    "from_date": event.registered_on,
+                    "school_urn": event.school_urn,
+                },
+            )
+            touched.add(event.school_urn)
+        case TeacherMovedSchool():
+            teacher = _existing(uow, TEACHERS, (event.trn,), f"no teacher {event.trn}")
+            _close_teacher_school(uow, teacher, event.moved_on)
+            teacher.update(school_urn=event.school_urn, school_since=event.moved_on)
+            uow.put(
+                TEACHER_SCHOOLS,
+                {"trn": event.trn, "from_date": event.moved_on, "school_urn": event.school_urn},
+            )
+            touched.update((event.from_school_urn, event.school_urn))
+        case TeacherLeftProfession():
+            teacher = _existing(uow, TEACHERS, (event.trn,), f"no teacher {event.trn}")
+            _close_teacher_school(uow, teacher, event.left_on)
+            teacher["left_on"] = event.left_on
+            touched.add(teacher["school_urn"])
+
+        # entitlement -----------------------------------------------------------------------
+        case EntitlementPolicyPublished():
+            policy = uow.get(POLICIES, event.academic_year)
+            if policy is None or event.policy_version > policy["policy_version"]:
+                uow.put(POLICIES, event.model_dump(include=set(POLICIES.all_columns)))
+        case EntitlementGranted():
+            # a later grant (a corrected policy) replaces the entitlement; what was logged stays
+            year = uow.upsert(TEACHER_YEARS, (event.trn, event.academic_year), {})
+            uow.add(
+                SCHOOL_YEARS,
+                (event.school_urn, event.academic_year),
+                funding_entitled_pence=event.funding_pence - year["funding_entitled_pence"],
+                grants=1 if year["policy_version"] is None else 0,
+            )
+            year.update(
+                policy_version=event.policy_version,
+                hours_entitled=event.hours,
+                funding_entitled_pence=event.funding_pence,
+            )
+            touched.add(event.school_urn)
+        case CPDRequested():
+            uow.put(
+                REQUESTS,
+                {
+                    "trn": event.trn,
+                    "request_id": event.request_id,
+                    "course_id": event.course_id,
+                    "school_urn": event.school_urn,
+                    "academic_year": event.academic_year,
+                    "status": "requested",
+                    "cost_pence": event.cost_pence,
+                    "expected_hours": event.expected_hours,
+                    "requested_at": envelope.occurred_at,
+                    "plan_goal": event.plan_goal,
+                },
+            )
+            uow.add(COURSES, (event.course_id,), requests=1)
+            _school_fact(uow, event.school_urn, on, event.academic_year, requests=1)
         case CPDApproved():
-            # The approval carries the cost committed, which is what the year's figure counts.
-            year = await conn.fetchval(
-                """update reporting.teacher_requests set status = 'approved', cost_pence = $3
-                    where trn = $1 and request_id = $2
-                returning academic_year""",
-                event.trn,
-                event.request_id,
-                event.cost_pence,
+            request = _request(uow, event.trn, event.request_id)
+            request.update(
+                status="approved", cost_pence=event.cost_pence, decided_at=envelope.occurred_at
             )
-            if year is None:
-                raise MissingPredecessor(f"no request {event.request_id} for teacher {event.trn}")
-            await _add_to_year(conn, event.trn, year, committed_pence=event.cost_pence)
+            uow.add(
+                TEACHER_YEARS,
+                (event.trn, request["academic_year"]),
+                funding_committed_pence=event.cost_pence,
+            )
+            uow.add(COURSES, (request["course_id"],), enrolments=1)
+            _school_fact(
+                uow,
+                request["school_urn"],
+                on,
+                request["academic_year"],
+                approvals=1,
+                funding_committed_pence=event.cost_pence,
+            )
         case CPDDeclined() | CPDWithdrawn():
-            status = "declined" if isinstance(event, CPDDeclined) else "withdrawn"
-            await _close_request(conn, event.trn, event.request_id, status)
-        case CPDCompleted():
-            status = await conn.execute(
-                "update reporting.teacher_requests set status = 'completed'"
-                " where trn = $1 and request_id = $2",
-                event.trn,
-                event.request_id,
+            request = _request(uow, event.trn, event.request_id)
+            was_approved = request["status"] == "approved"
+            declined = isinstance(event, CPDDeclined)
+            request.update(
+                status="declined" if declined else "withdrawn", decided_at=envelope.occurred_at
             )
-            _found(status, f"no request {event.request_id} for teacher {event.trn}")
+            release = request["cost_pence"] if was_approved else 0
+            if was_approved:  # an approved request releases the funding it committed
+                uow.add(
+                    TEACHER_YEARS,
+                    (event.trn, request["academic_year"]),
+                    funding_committed_pence=-release,
+                )
+                uow.add(COURSES, (request["course_id"],), enrolments=-1)
+            _school_fact(
+                uow,
+                request["school_urn"],
+                on,
+                request["academic_year"],
+                declines=1 if declined else 0,
+                approvals=-1 if was_approved else 0,
+                funding_committed_pence=-release,
+            )
+        case CPDCompleted():
+            request = _request(uow, event.trn, event.request_id)
+            request.update(status="completed", completed_on=event.completed_on)
+            course = uow.add(
+                COURSES,
+                (event.course_id,),
+                completions=1,
+                cost_completed_pence=request["cost_pence"],
+            )
+            course["hours_completed"] += course["hours"] or request["expected_hours"]
+            _school_fact(
+                uow,
+                request["school_urn"],
+                event.completed_on,
+                request["academic_year"],
+                completions=1,
+            )
+        case BudgetAllocated():
+            budget = uow.add(BUDGETS, (event.budget_id,), allocated_pence=event.amount_pence)
+            budget.update(
+                holder=event.holder,
+                trust_id=event.trust_id,
+                school_urn=event.school_urn,
+                academic_year=event.academic_year,
+            )
+        case FundingCommitted():
+            _budget(uow, event).update(
+                committed_pence=_budget(uow, event)["committed_pence"] + event.amount_pence
+            )
+        case FundingReleased():
+            _budget(uow, event)["released_pence"] += event.amount_pence
         case FundingSpent():
-            # on a budget's stream: may arrive before or after the approval (another stream),
-            # so it only adds to spent; the record shows committed minus spent
-            await conn.execute(
-                """insert into reporting.teacher_years (trn, academic_year, funding_spent_pence)
-                   values ($1, $2, $3)
-                   on conflict (trn, academic_year) do update set funding_spent_pence
-                       = reporting.teacher_years.funding_spent_pence
-                         + excluded.funding_spent_pence""",
-                event.trn,
+            # on a budget's stream, so it may come before or after the approval: it only adds
+            _budget(uow, event)["spent_pence"] += event.amount_pence
+            uow.add(
+                TEACHER_YEARS,
+                (event.trn, event.academic_year),
+                funding_spent_pence=event.amount_pence,
+            )
+            _school_fact(
+                uow,
+                event.school_urn,
+                on,
                 event.academic_year,
-                event.amount_pence,
+                funding_spent_pence=event.amount_pence,
             )
         case HoursLogged():
-            await conn.execute(
-                """insert into reporting.hours_log (trn, log_id, academic_year, hours,
-                       activity_type, activity_date, request_id)
-                   values ($1, $2, $3, $4, $5, $6, $7)""",
+            uow.put(
+                HOURS_LOG,
+                {
+                    "trn": event.trn,
+                    "log_id": event.log_id,
+                    "school_urn": event.school_urn,
+                    "academic_year": event.academic_year,
+                    "hours": event.hours,
+                    "activity_type": event.activity_type.value,
+                    "activity_date": event.activity_date,
+                    "request_id": event.request_id,
+                },
+            )
+            _log_hours(
+                uow,
                 event.trn,
-                event.log_id,
+                event.school_urn,
                 event.academic_year,
-                event.hours,
                 event.activity_type.value,
                 event.activity_date,
-                event.request_id,
+                event.hours,
             )
-            await _add_to_year(conn, event.trn, event.academic_year, hours=event.hours)
+            touched.add(event.school_urn)
         case HoursLogCorrected():
-            row = await conn.fetchrow(
-                """with old as (
-                       select academic_year, hours from reporting.hours_log
-                        where trn = $1 and log_id = $2 for update)
-                   update reporting.hours_log h set hours = $3
-                     from old where h.trn = $1 and h.log_id = $2
-                   returning old.academic_year, $3 - old.hours as difference""",
-                event.trn,
-                event.log_id,
-                event.corrected_hours,
+            log = _existing(
+                uow,
+                HOURS_LOG,
+                (event.trn, event.log_id),
+                f"no hours log {event.log_id} for teacher {event.trn}",
             )
-            if row is None:
-                raise MissingPredecessor(f"no hours log {event.log_id} for teacher {event.trn}")
-            await _adjust_year(conn, event.trn, row["academic_year"], hours=row["difference"])
-
-        # the year's minimum and the development plan (lifecycle helper) ------------------
+            difference = event.corrected_hours - log["hours"]
+            log["hours"] = event.corrected_hours
+            _log_hours(
+                uow,
+                event.trn,
+                log["school_urn"],
+                log["academic_year"],
+                log["activity_type"],
+                log["activity_date"],
+                difference,
+            )
+            touched.add(log["school_urn"])
         case MinimumEntitlementMet():
             # once per teacher and year; a later correction below the minimum does not undo it
-            await conn.execute(
-                """insert into reporting.teacher_years (trn, academic_year, minimum_met_on)
-                   values ($1, $2, $3)
-                   on conflict (trn, academic_year) do update set minimum_met_on =
-                       coalesce(reporting.teacher_years.minimum_met_on, excluded.minimum_met_on)""",
-                event.trn,
-                event.academic_year,
-                event.met_on,
-            )
+            year = uow.upsert(TEACHER_YEARS, (event.trn, event.academic_year), {})
+            year["minimum_met_on"] = year["minimum_met_on"] or event.met_on
         case DevelopmentPlanAgreed():
             # a new agreement replaces the current plan; the teacher's stream keeps them all
-            await conn.execute(
-                """insert into reporting.development_plans (trn, school_urn, academic_year,
-                       until_academic_year, goals, agreed_with, agreed_at)
-                   values ($1, $2, $3, $4, $5, $6, $7)
-                   on conflict (trn) do update set school_urn = excluded.school_urn,
-                       academic_year = excluded.academic_year,
-                       until_academic_year = excluded.until_academic_year,
-                       goals = excluded.goals, agreed_with = excluded.agreed_with,
-                       agreed_at = excluded.agreed_at,
-                       plans_agreed = reporting.development_plans.plans_agreed + 1""",
-                event.trn,
-                event.school_urn,
-                event.academic_year,
-                event.until_academic_year,
-                list(event.goals),
-                event.agreed_with,
-                envelope.occurred_at,
+            plan = uow.get(DEVELOPMENT_PLANS, event.trn)
+            uow.put(
+                DEVELOPMENT_PLANS,
+                {
+                    "trn": event.trn,
+                    "school_urn": event.school_urn,
+                    "academic_year": event.academic_year,
+                    "until_academic_year": event.until_academic_year,
+                    "goals": list(event.goals),
+                    "agreed_with": event.agreed_with,
+                    "agreed_at": envelope.occurred_at,
+                    "plans_agreed": (plan["plans_agreed"] if plan else 0) + 1,
+                },
             )
 
-        # catalogue -----------------------------------------------------------------------
+        # catalogue -------------------------------------------------------------------------
         case ProviderRegistered():
-            await conn.execute(
-                """insert into reporting.providers (provider_id, name, kind) values ($1, $2, $3)
-                   on conflict (provider_id) do update set name = excluded.name,
-                       kind = excluded.kind""",
-                event.provider_id,
-                event.name,
-                event.kind,
-            )
+            provider = uow.upsert(PROVIDERS, (event.provider_id,), {})
+            provider.update(name=event.name, kind=event.kind.value, active=True)
+        case ProviderUpdated():
+            provider = uow.upsert(PROVIDERS, (event.provider_id,), {})
+            if event.name is not None:
+                provider["name"] = event.name
+            if event.kind is not None:
+                provider["kind"] = event.kind.value
+        case ProviderDeactivated():
+            uow.upsert(PROVIDERS, (event.provider_id,), {})["active"] = False
         case CourseListed():
-            await conn.execute(
-                """insert into reporting.courses (course_id, provider_id, title, kind, hours,
-                       price_pence)
-                   values ($1, $2, $3, $4, $5, $6)
-                   on conflict (course_id) do update set provider_id = excluded.provider_id,
-                       title = excluded.title, kind = excluded.kind, hours = excluded.hours,
-                       price_pence = excluded.price_pence""",
-                event.course_id,
-                event.provider_id,
-                event.title,
-                event.kind.value,
-                event.hours,
-                event.price_pence,
+            course = uow.upsert(COURSES, (event.course_id,), {})
+            course.update(
+                provider_id=event.provider_id,
+                title=event.title,
+                kind=event.kind.value,
+                npq_type=event.npq_type.value if event.npq_type else None,
+                hours=event.hours,
+                price_pence=event.price_pence,
+                government_funded=event.government_funded,
             )
         case CourseUpdated():
-            await conn.execute(
-                """update reporting.courses set title = coalesce($2, title),
-                       hours = coalesce($3, hours), price_pence = coalesce($4, price_pence)
-                   where course_id = $1""",
-                event.course_id,
-                event.title,
-                event.hours,
-                event.price_pence,
-            )
+            course = uow.upsert(COURSES, (event.course_id,), {})
+            for column in ("title", "hours", "price_pence", "government_funded"):
+                value = getattr(event, column)
+                if value is not None:
+                    course[column] = value
+        case CourseBadged():
+            course = uow.upsert(COURSES, (event.course_id,), {})
+            course.update(badge_level=event.level, badge_expires_on=event.expires_on)
+        case CourseBadgeRevoked():
+            course = uow.upsert(COURSES, (event.course_id,), {})
+            course.update(badge_level=None, badge_expires_on=None)
         case CourseRetired():
-            await conn.execute(
-                "update reporting.courses set retired = true where course_id = $1",
-                event.course_id,
+            uow.upsert(COURSES, (event.course_id,), {})["retired"] = True
+        case CourseFeedbackSubmitted():
+            uow.put(
+                COURSE_FEEDBACK,
+                {
+                    "course_id": event.course_id,
+                    "trn": event.trn,
+                    "rating": event.rating,
+                    "submitted_at": envelope.occurred_at,
+                },
             )
+            uow.add(COURSES, (event.course_id,), ratings=1, rating_total=event.rating)
 
-        # mentoring -----------------------------------------------------------------------
+        # mentoring -------------------------------------------------------------------------
+        case MentorRegistered():
+            mentor = uow.upsert(MENTORS, (event.trn,), {})
+            mentor["school_urn"] = event.school_urn
+            touched.add(event.school_urn)
+        case MentorSchoolAdded():
+            uow.upsert(MENTORS, (event.trn,), {})
+        case MentorTrainingCompleted():
+            uow.upsert(MENTORS, (event.trn,), {})["trained_on"] = event.completed_on
+        case MentorCapacitySet():
+            mentor = uow.upsert(MENTORS, (event.trn,), {})
+            mentor["max_mentees"] = event.max_mentees
+            if mentor["school_urn"]:
+                touched.add(mentor["school_urn"])
+        case LeadMentorDesignated():
+            uow.upsert(MENTORS, (event.trn,), {})["lead_mentor_of"] = event.school_urn
+            if event.replaces_trn is not None:
+                uow.upsert(MENTORS, (event.replaces_trn,), {})["lead_mentor_of"] = None
         case MentorAssigned():
-            await conn.execute(
-                """insert into reporting.mentorships (mentor_trn, assignment_id, mentee_trn,
-                       school_urn, programme, starts_on)
-                   values ($1, $2, $3, $4, $5, $6)""",
-                event.trn,
-                event.assignment_id,
-                event.mentee_trn,
-                event.school_urn,
-                event.programme.value,
-                event.starts_on,
+            uow.put(
+                MENTORSHIPS,
+                {
+                    "mentor_trn": event.trn,
+                    "assignment_id": event.assignment_id,
+                    "mentee_trn": event.mentee_trn,
+                    "school_urn": event.school_urn,
+                    "programme": event.programme.value,
+                    "starts_on": event.starts_on,
+                },
             )
+            mentor = uow.add(MENTORS, (event.trn,), active_mentees=1)
+            touched.add(event.school_urn)
+            if mentor["school_urn"]:
+                touched.add(mentor["school_urn"])
         case MentorshipEnded():
-            status = await conn.execute(
-                "update reporting.mentorships set ended_on = $3"
-                " where mentor_trn = $1 and assignment_id = $2",
-                event.trn,
-                event.assignment_id,
-                event.ended_on,
+            mentorship = _existing(
+                uow,
+                MENTORSHIPS,
+                (event.trn, event.assignment_id),
+                f"no assignment {event.assignment_id} for mentor {event.trn}",
             )
-            _found(status, f"no assignment {event.assignment_id} for mentor {event.trn}")
+            if mentorship["ended_on"] is None:
+                mentor = uow.add(MENTORS, (event.trn,), active_mentees=-1)
+                if mentor["school_urn"]:
+                    touched.add(mentor["school_urn"])
+            mentorship["ended_on"] = event.ended_on
+            touched.add(mentorship["school_urn"])
         case MentoringSessionLogged():
-            await conn.execute(
-                """insert into reporting.mentoring_sessions (mentor_trn, session_id,
-                       assignment_id, mentee_trn, academic_year, held_on, minutes, hours)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8)""",
-                event.trn,
-                event.session_id,
-                event.assignment_id,
-                event.mentee_trn,
-                event.academic_year,
-                event.held_on,
-                event.minutes,
-                event.hours,
+            uow.put(
+                MENTORING_SESSIONS,
+                {
+                    "mentor_trn": event.trn,
+                    "session_id": event.session_id,
+                    "assignment_id": event.assignment_id,
+                    "mentee_trn": event.mentee_trn,
+                    "school_urn": event.school_urn,
+                    "academic_year": event.academic_year,
+                    "held_on": event.held_on,
+                    "minutes": event.minutes,
+                    "hours": event.hours,
+                },
             )
         case _:
-            pass  # events the read model does not need yet
+            pass  # events the read models do not need
 
 
-def _found(command_status: str, missing: str) -> None:
-    """Fail loudly when an update found no row: its stream's earlier event was never applied."""
-    if command_status.endswith(" 0"):
+def _existing(uow: UnitOfWork, table: Any, key: tuple[Any, ...], missing: str) -> dict[str, Any]:
+    if uow.get(table, *key) is None:
         raise MissingPredecessor(missing)
+    return uow.changed(table, *key)
 
 
-async def _close_request(conn: Connection, trn: str, request_id: str, status: str) -> None:
-    """Decline or withdraw a request; an approved one releases the funding it committed."""
-    row = await conn.fetchrow(
-        """with old as (
-               select status, academic_year, cost_pence from reporting.teacher_requests
-                where trn = $1 and request_id = $2 for update)
-           update reporting.teacher_requests r set status = $3
-             from old where r.trn = $1 and r.request_id = $2
-           returning old.status, old.academic_year, old.cost_pence""",
-        trn,
-        request_id,
-        status,
-    )
-    if row is None:
-        raise MissingPredecessor(f"no request {request_id} for teacher {trn}")
-    if row["status"] == "approved":
-        await _adjust_year(conn, trn, row["academic_year"], committed_pence=-row["cost_pence"])
+def _request(uow: UnitOfWork, trn: str, request_id: str) -> dict[str, Any]:
+    return _existing(uow, REQUESTS, (trn, request_id), f"no request {request_id} for teacher {trn}")
 
 
-async def _add_to_year(
-    conn: Connection,
+def _budget(uow: UnitOfWork, event: FundingCommitted | FundingSpent | FundingReleased) -> Any:
+    budget = uow.upsert(BUDGETS, (event.budget_id,), {})
+    if budget["academic_year"] is None:
+        budget.update(
+            trust_id=event.trust_id, school_urn=event.school_urn, academic_year=event.academic_year
+        )
+    return budget
+
+
+def _school_fact(uow: UnitOfWork, urn: str, day: date, academic_year: str, **amounts: Any) -> None:
+    """Add to a school's day and year (the day decides the trust the figure counts for)."""
+    uow.add(SCHOOL_DAYS, (urn, day), academic_year=academic_year, **amounts)
+    uow.add(SCHOOL_YEARS, (urn, academic_year), **amounts)
+
+
+def _log_hours(
+    uow: UnitOfWork,
     trn: str,
+    urn: str,
     academic_year: str,
-    *,
-    hours: Decimal = ZERO,
-    committed_pence: int = 0,
+    activity_type: str,
+    day: date,
+    hours: Decimal,
 ) -> None:
-    """Add to a teacher's year, creating the row (nothing entitled yet) if no grant came first.
+    uow.add(TEACHER_YEARS, (trn, academic_year), hours_logged=hours)
+    _school_fact(uow, urn, day, academic_year, hours_logged=hours)
+    uow.add(SCHOOL_ACTIVITY_HOURS, (urn, academic_year, activity_type), hours=hours)
 
-    Hours may arrive before the grant (another stream, or a grant made later in the year).
-    """
-    await conn.execute(
-        """insert into reporting.teacher_years (trn, academic_year, hours_logged,
-               funding_committed_pence)
-           values ($1, $2, $3, $4)
-           on conflict (trn, academic_year) do update set
-               hours_logged = reporting.teacher_years.hours_logged + excluded.hours_logged,
-               funding_committed_pence = reporting.teacher_years.funding_committed_pence
-                   + excluded.funding_committed_pence""",
-        trn,
-        academic_year,
-        hours,
-        committed_pence,
+
+def _close_membership(uow: UnitOfWork, school: dict[str, Any], on: date) -> None:
+    """End the school's open trust period (its key is on the school row) at ``on``."""
+    if school["trust_id"] is not None and school["trust_joined_on"] is not None:
+        uow.put(
+            SCHOOL_TRUSTS,
+            {
+                "urn": school["urn"],
+                "joined_on": school["trust_joined_on"],
+                "trust_id": school["trust_id"],
+                "left_on": on,
+            },
+        )
+
+
+def _close_teacher_school(uow: UnitOfWork, teacher: dict[str, Any], on: date) -> None:
+    uow.put(
+        TEACHER_SCHOOLS,
+        {
+            "trn": teacher["trn"],
+            "from_date": teacher["school_since"],
+            "school_urn": teacher["school_urn"],
+            "to_date": on,
+        },
     )
 
 
-async def _adjust_year(
-    conn: Connection,
-    trn: str,
-    academic_year: str,
-    *,
-    hours: Decimal = ZERO,
-    committed_pence: int = 0,
-) -> None:
-    """Change a teacher's year by a signed amount: the row exists (an earlier event made it)."""
-    status = await conn.execute(
-        """update reporting.teacher_years
-              set hours_logged = hours_logged + $3,
-                  funding_committed_pence = funding_committed_pence + $4
-            where trn = $1 and academic_year = $2""",
-        trn,
-        academic_year,
-        hours,
-        committed_pence,
-    )
-    _found(status, f"no {academic_year} year for teacher {trn}")
+def current_academic_year(today: date | None = None) -> str:
+    return academic_year_of(today or datetime.now(UTC).date())

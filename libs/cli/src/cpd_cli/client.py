@@ -1,0 +1,38 @@
+"""How the CLI talks to the services of a running platform: HTTP, with clear failures."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+
+from cpd_platform.launcher import SERVICES
+
+console = Console()
+
+
+def service_url(service: str) -> str:
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    return os.environ.get(f"CPD_{service.upper()}_URL", f"http://127.0.0.1:{SERVICES[service]}")
+
+
+def fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def call(method: str, service: str, path: str, **kwargs: Any) -> Any:
+    """One request to a service; a clear message and exit 1 if it fails or refuses."""
+    try:
+        response = httpx.request(method, f"{service_url(service)}{path}", timeout=300, **kwargs)
+    except httpx.HTTPError as error:
+        fail(f"{service} does not answer at {service_url(service)}: {error} (is `make up` on?)")
+    if response.status_code >= 400:
+        fail(f"{service} answered {response.status_code}: {response.text}")
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
