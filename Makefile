@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := UV_PYTHON_DOWNLOADS=never $(UV) run --frozen
 STAMP := .venv/.bootstrapped
 
-.PHONY: install up test test-fast lint format schemas clean
+.PHONY: install up test test-fast lint format schemas api-docs clean
 
 $(STAMP): scripts/bootstrap.sh pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 	@bash scripts/bootstrap.sh
@@ -30,6 +30,9 @@ lint: install
 format: install
 	@$(RUN) ruff format .
 	@$(RUN) ruff check --fix .
+
+api-docs: install  ## write OpenAPI and AsyncAPI documents to docs/api (a test checks them)
+	@$(RUN) cpd api-docs docs/api
 
 schemas: install  ## write the JSON Schema of every event to schemas/
 	@$(RUN) cpd schemas schemas

@@ -305,5 +305,14 @@ def schemas(directory: Annotated[Path, typer.Argument()] = Path("schemas")) -> N
     console.print(f"wrote {len(export(directory))} schemas to {directory}")
 
 
+@app.command("api-docs")
+def api_docs(directory: Annotated[Path, typer.Argument()] = Path("docs/api")) -> None:
+    """Write the OpenAPI of every service and the AsyncAPI of the trust feeds."""
+    from cpd_cli.apidocs import write
+
+    for path in write(directory):
+        console.print(f"wrote {path}")
+
+
 def main() -> None:
     app()

@@ -100,6 +100,8 @@ def install_admin_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
             for s in runtime.subscriptions
             if s.name in runtime.consumers
         }
+        for name, consumer in runtime.more_consumers().items():
+            topics_of[name] = getattr(consumer, "topics", ALL_TOPICS)
         out: list[ConsumerLagOut] = []
         for name in group or list(topics_of):
             try:
