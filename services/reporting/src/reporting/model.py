@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 #: Bump when the DDL or the meaning of a column changes: a new generation is then built.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,8 @@ create table requests (
 );
 create index requests_course on requests (course_id);
 create index requests_school_status on requests (school_urn, status);
+create index requests_school_year on requests (school_urn, academic_year)
+    include (course_id, status, requested_at);
 
 create table hours_log (
     trn text not null,
@@ -249,7 +251,8 @@ create table development_plans (
     plans_agreed int not null default 1
 );
 
--- a budget per holder and year: pot = holder (trust = central, school = delegated, premium)
+-- a budget per holder and year: pot = holder (trust = central, school = delegated, premium);
+-- the amounts are running totals of their events: still committed = committed - spent - released
 create table budgets (
     budget_id text primary key,
     holder text,
@@ -264,7 +267,8 @@ create table budgets (
 create index budgets_trust on budgets (trust_id);
 create index budgets_school on budgets (school_urn);
 
--- additive facts per school and day (the day the activity or decision happened)
+-- additive facts per school and day (the day the activity or decision happened); the
+-- academic year is always the day's (school_years counts by the year a request is for)
 create table school_days (
     urn text not null,
     day date not null,

@@ -118,6 +118,7 @@ class ReadModelProjection:
     def __init__(self, summaries_every_s: float = 30.0) -> None:
         self.summaries_every_s = summaries_every_s
         self._last_summaries = 0.0
+        self._summaries_year: str | None = None  # the year of the last refresh of all schools
 
     async def apply(self, conn: Connection, batch: Sequence[Consumed]) -> None:
         uow = UnitOfWork(TABLES)
@@ -150,10 +151,15 @@ class ReadModelProjection:
         self._last_summaries = now
         from reporting.summaries import refresh_school_summaries
 
+        today = today or datetime.now(UTC).date()
+        if caught_up and self._summaries_year != academic_year_of(today):
+            # at start and on 1 September: every school's summary moves to the new year
+            self._summaries_year = academic_year_of(today)
+            return await refresh_school_summaries(conn, None, today)
         urns = [r["urn"] for r in await conn.fetch("select urn from dirty_schools")]
         if not urns:
             return 0
-        return await refresh_school_summaries(conn, urns, today or datetime.now(UTC).date())
+        return await refresh_school_summaries(conn, urns, today)
 
 
 # Which rows each event reads -------------------------------------------------------------------
@@ -665,7 +671,7 @@ def _budget(uow: UnitOfWork, event: FundingCommitted | FundingSpent | FundingRel
 
 def _school_fact(uow: UnitOfWork, urn: str, day: date, academic_year: str, **amounts: Any) -> None:
     """Add to a school's day and year (the day decides the trust the figure counts for)."""
-    uow.add(SCHOOL_DAYS, (urn, day), academic_year=academic_year, **amounts)
+    uow.add(SCHOOL_DAYS, (urn, day), academic_year=academic_year_of(day), **amounts)
     uow.add(SCHOOL_YEARS, (urn, academic_year), **amounts)
 
 
