@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 
+import reporting.generations as generations_module
 from cpd_events import Envelope, Event
 from cpd_events.entitlement_events import CPDApproved, EntitlementGranted, HoursLogged
 from cpd_events.registry_events import SchoolRegistered, TeacherRegistered
@@ -138,7 +139,11 @@ async def hours_once_live(pool: Pool, trn: str) -> Decimal | None:
 
 
 async def test_a_rebuild_goes_live_without_a_failed_read_and_equals_the_live_one(
-    pool: Pool, infra: Infrastructure, topic: str, generations: Generations
+    pool: Pool,
+    infra: Infrastructure,
+    topic: str,
+    generations: Generations,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world = World()
     autumn = datetime(2025, 10, 1, 9, tzinfo=UTC)
@@ -198,7 +203,8 @@ async def test_a_rebuild_goes_live_without_a_failed_read_and_equals_the_live_one
     await reader
     assert failures == []
     assert answers == {Decimal("5.00")}
-    # the old generation is dropped once retired
+    # the old generation is dropped once retired (and its queries had time to finish)
+    monkeypatch.setattr(generations_module, "DROP_AFTER", timedelta(0))
     await eventually(
         lambda: pool.fetchval(
             "select count(*) from information_schema.schemata where schema_name = $1",

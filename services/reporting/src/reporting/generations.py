@@ -39,6 +39,9 @@ log = structlog.get_logger(__name__)
 
 #: A building generation goes live once it is at most this many events behind the topics.
 SWITCH_LAG = 500
+#: A retired generation is dropped this long after the switch: other instances stop its engine
+#: at their next step, and queries that began before the switch finish.
+DROP_AFTER = timedelta(seconds=30)
 
 META_MIGRATIONS = [
     Migration(
@@ -84,6 +87,7 @@ class Generation:
     created_at: datetime
     live_since: datetime | None
     progress: dict[str, Any]
+    retired_at: datetime | None = None
 
     @property
     def group_id(self) -> str:
@@ -93,7 +97,7 @@ class Generation:
 async def list_generations(db: Pool | Connection) -> list[Generation]:
     rows = await db.fetch(
         f"""select generation, schema_name, model_version, status, as_of, created_at,
-                   live_since, progress
+                   live_since, progress, retired_at
               from {META_SCHEMA}.generations order by generation"""
     )
     return [Generation(**{**dict(r), "progress": json.loads(r["progress"] or "{}")}) for r in rows]
@@ -270,7 +274,8 @@ class Generations:
             engine = self.engines.get(generation.generation)
             if engine is not None:
                 await save_progress(self.pool, generation.generation, engine.progress.as_dict())
-            if generation.status == "retired":
+            retired_at = generation.retired_at
+            if retired_at is not None and datetime.now(UTC) - retired_at > DROP_AFTER:
                 await drop_generation(self.pool, generation)
 
     def _start_engine(self, generation: Generation) -> None:
