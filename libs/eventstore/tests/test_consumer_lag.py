@@ -194,6 +194,7 @@ async def test_cli_and_admin_route_report_lag(infra: Infrastructure, topic: str)
         settings=SimpleNamespace(kafka_bootstrap_servers=bootstrap),
         subscriptions=[SimpleNamespace(name="mine", topics=[topic])],
         consumers={"mine": SimpleNamespace(name=group)},
+        more_consumers=dict,
     )
     web = FastAPI()
     install_admin_routes(web, runtime)

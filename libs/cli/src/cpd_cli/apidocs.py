@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +19,30 @@ SERVICE_MODULES = {
 }
 
 
+@contextmanager
+def _placeholder_addresses() -> Iterator[None]:
+    """Building an app connects to nothing (only its lifespan does), but its settings want
+    addresses: give placeholders for the time it takes, and leave the environment as it was."""
+    placeholders = {
+        "DATABASE_URL": "postgresql://unused/unused",
+        "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
+    }
+    before = {name: os.environ.get(name) for name in placeholders}
+    os.environ.update({k: v for k, v in placeholders.items() if before[k] is None})
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+
+
 def documents() -> dict[str, dict[str, Any]]:
-    """Every document by file name. Building an app connects to nothing (only its lifespan
-    does), so placeholder addresses are enough."""
-    os.environ.setdefault("DATABASE_URL", "postgresql://unused/unused")
-    os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", "unused:9092")
+    """Every document by file name."""
     found: dict[str, dict[str, Any]] = {}
     for service, module in SERVICE_MODULES.items():
-        app = importlib.import_module(module).build_app()
+        with _placeholder_addresses():
+            app = importlib.import_module(module).build_app()
         found[f"{service}.openapi.json"] = app.openapi()
     from reporting.feeds.models import asyncapi_document
 

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
+from opentelemetry.trace import SpanKind
 
 from cpd_events import REGISTRY, Envelope, Event, EventContractError, EventRegistry
 from cpd_events.registry import parse_envelope
+from cpd_events.topics import HEADER_EVENT_TYPE, HEADER_TRACEPARENT
+from cpd_eventstore import tracing
 from cpd_eventstore.db import DATABASE_UNAVAILABLE, Connection, Pool
 
 log = structlog.get_logger(__name__)
@@ -95,8 +98,37 @@ class IdempotentConsumer:
         total = Outcome()
         async with self.pool.acquire() as conn, conn.transaction():
             for record in records:
-                total += await self._handle_record(conn, record)
+                total += await self._handle_traced(conn, record)
         return total
+
+    async def _handle_traced(self, conn: Connection, record: Record) -> Outcome:
+        """Handle one record in a consumer span, child of its ``traceparent`` header, with the
+        event's correlation id and trace id on every log line meanwhile."""
+        headers = getattr(record, "headers", None)
+        traceparent = tracing.header(headers, HEADER_TRACEPARENT)
+        event_type = tracing.header(headers, HEADER_EVENT_TYPE) or "event"
+        with (
+            tracing.tracer().start_as_current_span(
+                f"consumer.handle {event_type}",
+                context=tracing.context_of(traceparent),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": record.topic,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.consumer.group.name": self.name,
+                    "cpd.event_type": event_type,
+                },
+            ) as span,
+            structlog.contextvars.bound_contextvars(
+                consumer=self.name, correlation_id=None, trace_id=tracing.trace_id_of(traceparent)
+            ),
+        ):
+            outcome = await self._handle_record(conn, record)
+            if span.is_recording():
+                span.set_attribute("cpd.outcome", _outcome_name(outcome))
+            return outcome
 
     async def _handle_record(self, conn: Connection, record: Record) -> Outcome:
         payload = record.value or b""
@@ -106,6 +138,7 @@ class IdempotentConsumer:
         except EventContractError as bad_envelope:
             await self._dead_letter(conn, "failed", None, payload, str(bad_envelope), where)
             return Outcome(failed=1)
+        structlog.contextvars.bind_contextvars(correlation_id=envelope.correlation_id)
         row = await conn.fetchrow(
             """select
                  (select version from es.consumer_streams
@@ -282,6 +315,14 @@ class IdempotentConsumer:
                 row["stream_version"],
             )
             return await self._drain(conn, row["stream_id"])
+
+
+def _outcome_name(outcome: Outcome) -> str:
+    if outcome.failed:
+        return "failed"
+    if outcome.parked:
+        return "parked"
+    return "applied" if outcome.applied else "duplicate"
 
 
 async def _open_dead_letter(

@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from cpd_events.topics import (
     HEADER_EVENT_ID,
@@ -29,6 +30,7 @@ from cpd_events.topics import (
     HEADER_SCHEMA_VERSION,
     HEADER_TRACEPARENT,
 )
+from cpd_eventstore import tracing
 from cpd_eventstore.db import Pool, Row
 from cpd_eventstore.kafka import make_producer, topic_message_count
 
@@ -54,11 +56,14 @@ class Checkpoint:
     published: int
 
 
-def message_of(row: Row) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+def message_of(
+    row: Row, traceparent: str | None = None
+) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """Kafka key, value and headers of one stored event.
 
     The value is the :class:`~cpd_events.Envelope` as JSON, written straight from the row (the
-    payload is already JSON in the store): a test pins it to the Envelope contract.
+    payload is already JSON in the store): a test pins it to the Envelope contract. The
+    ``traceparent`` header is the stored one unless ``traceparent`` (the publishing span) is given.
     """
     event_id = str(row["event_id"])
     head = {
@@ -83,20 +88,71 @@ def message_of(row: Row) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
         (HEADER_EVENT_ID, event_id.encode()),
         (HEADER_SCHEMA_VERSION, str(row["schema_version"]).encode()),
     ]
-    if row["traceparent"]:
-        headers.append((HEADER_TRACEPARENT, row["traceparent"].encode()))
+    traceparent = traceparent or row["traceparent"]
+    if traceparent:
+        headers.append((HEADER_TRACEPARENT, traceparent.encode()))
     return row["stream_id"].encode(), value.encode(), headers
 
 
 async def send_rows(
-    producer: AIOKafkaProducer, topic: str, rows: Sequence[Row]
+    producer: AIOKafkaProducer, topic: str, rows: Sequence[Row], traced: bool = False
 ) -> list[asyncio.Future[Any]]:
-    """Hand rows to the producer in order; the futures resolve when the broker has them."""
+    """Hand rows to the producer in order; the futures resolve when the broker has them.
+
+    ``traced``: each row that has a stored ``traceparent`` is sent in a ``relay.publish`` span,
+    child of it (so of the command's append), ended when the broker acknowledges; the message's
+    ``traceparent`` header is that span's, so consumers continue the command's trace.
+    """
+    if traced:
+        return await _send_traced(producer, topic, rows)
     futures = []
     for row in rows:
         key, value, headers = message_of(row)
         futures.append(await producer.send(topic, value=value, key=key, headers=headers))
     return futures
+
+
+async def _send_traced(
+    producer: AIOKafkaProducer, topic: str, rows: Sequence[Row]
+) -> list[asyncio.Future[Any]]:
+    futures = []
+    start = tracing.tracer().start_span
+    for row in rows:
+        parent = tracing.context_of(row["traceparent"])
+        if parent is None:
+            key, value, headers = message_of(row)
+            futures.append(await producer.send(topic, value=value, key=key, headers=headers))
+            continue
+        span = start(
+            "relay.publish",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "cpd.event_type": row["event_type"],
+                "cpd.event_id": str(row["event_id"]),
+                "cpd.position": row["position"],
+            },
+        )
+        key, value, headers = message_of(row, tracing.traceparent_of(span))
+        try:
+            future = await producer.send(topic, value=value, key=key, headers=headers)
+        except BaseException as error:
+            _end(span, error)
+            raise
+        future.add_done_callback(
+            lambda done, span=span: _end(span, None if done.cancelled() else done.exception())
+        )
+        futures.append(future)
+    return futures
+
+
+def _end(span: Any, error: BaseException | None) -> None:
+    if error is not None:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+    span.end()
 
 
 class OutboxRelay:
@@ -175,7 +231,7 @@ class OutboxRelay:
     async def _send(self, rows: Sequence[Row]) -> list[asyncio.Future[Any]]:
         if self.producer is None:
             raise RuntimeError("relay not started")
-        return await send_rows(self.producer, self.topic, rows)
+        return await send_rows(self.producer, self.topic, rows, traced=tracing.recording())
 
     async def _save_checkpoint(self, rows: Sequence[Row]) -> None:
         last = rows[-1]

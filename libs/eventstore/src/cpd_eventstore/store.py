@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from cpd_events import Envelope, Metadata, NewEvent
+from cpd_eventstore import tracing
 from cpd_eventstore.db import Connection, Pool, Row
 from cpd_eventstore.errors import ConcurrencyError, PartiallyStoredError
 
@@ -83,12 +84,24 @@ class EventStore:
         Raises :class:`ConcurrencyError` if any stream is not at its expected version. If every
         event id is stored already, nothing is written and the stored events are returned.
         With ``connection``, the append joins the caller's transaction (as a savepoint).
+
+        Runs in an ``eventstore.append`` span (child of the current span, else of the metadata's
+        ``traceparent``); the events store that span's ``traceparent``, so the relay and the
+        consumers continue the same trace.
         """
-        if connection is not None:
-            async with connection.transaction():
-                return await self._append(connection, writes, metadata)
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await self._append(conn, writes, metadata)
+        parent = None if tracing.current_traceparent() else tracing.context_of(metadata.traceparent)
+        with tracing.tracer().start_as_current_span("eventstore.append", context=parent) as span:
+            traceparent = tracing.traceparent_of(span)
+            if traceparent is not None and traceparent != metadata.traceparent:
+                metadata = metadata.model_copy(update={"traceparent": traceparent})
+            if span.is_recording():
+                span.set_attribute("cpd.streams", len(writes))
+                span.set_attribute("cpd.events", sum(len(w.events) for w in writes))
+            if connection is not None:
+                async with connection.transaction():
+                    return await self._append(connection, writes, metadata)
+            async with self.pool.acquire() as conn, conn.transaction():
+                return await self._append(conn, writes, metadata)
 
     async def _append(
         self, conn: Connection, writes: Sequence[StreamWrite], metadata: Metadata

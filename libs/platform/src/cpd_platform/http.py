@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,11 +19,16 @@ from cpd_events import Metadata
 from cpd_events.decider import Rule, RuleBroken
 from cpd_eventstore import ConcurrencyError
 from cpd_eventstore.db import DATABASE_UNAVAILABLE
+from cpd_eventstore.tracing import traceparent_of
+from cpd_platform.metrics import UNMATCHED_ROUTE
+from cpd_platform.telemetry import name_server_span, server_span
 
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+#: Probes: no access line for them.
+_QUIET_ROUTES = frozenset({"/health", "/metrics"})
 _RULE_STATUS = {Rule.NOT_FOUND: 404, Rule.CONFLICT: 409, Rule.INVALID: 422}
 
 
@@ -117,25 +123,54 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def install_request_context(app: FastAPI) -> None:
-    """Bind a correlation id and W3C trace context to each request (and its log lines)."""
+    """Bind a correlation id and W3C trace context to each request (and its log lines).
+
+    Each request runs in an OpenTelemetry server span that continues an incoming
+    ``traceparent``; events the request appends carry that trace on (see ``telemetry``). The
+    request is counted and timed by route template in ``app.state.metrics`` if there is one.
+    """
 
     @app.middleware("http")
     async def context(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        started = time.perf_counter()
         correlation_id = request.headers.get("x-correlation-id") or secrets.token_hex(16)
-        incoming = request.headers.get("traceparent", "")
-        match = _TRACEPARENT.match(incoming)
-        trace_id = match.group(1) if match else secrets.token_hex(16)
-        traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
         request.state.correlation_id = correlation_id[:200]
-        request.state.traceparent = traceparent
-        with structlog.contextvars.bound_contextvars(
-            correlation_id=request.state.correlation_id, trace_id=trace_id
-        ):
-            response = await call_next(request)
+        status = 500
+        with server_span(request.method, request.headers) as span:
+            # no tracer provider (a bare app): a traceparent of our own, as before
+            traceparent = traceparent_of(span) or _new_traceparent(request)
+            request.state.traceparent = traceparent
+            with structlog.contextvars.bound_contextvars(
+                correlation_id=request.state.correlation_id, trace_id=traceparent[3:35]
+            ):
+                try:
+                    response = await call_next(request)
+                    status = response.status_code
+                finally:
+                    seconds = time.perf_counter() - started
+                    route = getattr(request.scope.get("route"), "path", None) or UNMATCHED_ROUTE
+                    name_server_span(span, request.method, route, status)
+                    metrics = getattr(request.app.state, "metrics", None)
+                    if metrics is not None:
+                        metrics.observe_request(route, request.method, status, seconds)
+                    if route not in _QUIET_ROUTES:  # the access line: the template, no raw path
+                        log.info(
+                            "http.request",
+                            method=request.method,
+                            route=route,
+                            status=status,
+                            ms=round(seconds * 1000, 1),
+                        )
         response.headers["x-correlation-id"] = request.state.correlation_id
         return response
+
+
+def _new_traceparent(request: Request) -> str:
+    match = _TRACEPARENT.match(request.headers.get("traceparent", ""))
+    trace_id = match.group(1) if match else secrets.token_hex(16)
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
 
 
 def metadata_of(request: Request, actor: str | None = None) -> Metadata:

@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -30,9 +30,11 @@ from cpd_eventstore import (
 from cpd_eventstore.consumer import Handler
 from cpd_eventstore.db import DATABASE_UNAVAILABLE, Pool, create_pool
 from cpd_eventstore.kafka import ensure_topics, wait_for_broker
+from cpd_platform import telemetry
 from cpd_platform.admin import install_admin_routes
 from cpd_platform.http import install_error_handlers, install_request_context
 from cpd_platform.logging import configure_logging
+from cpd_platform.metrics import CONTENT_TYPE, ServiceMetrics
 from cpd_platform.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -66,8 +68,11 @@ class ServiceRuntime:
     consumers: dict[str, IdempotentConsumer] = field(default_factory=dict, init=False)
     #: consumers of the service's own making (batch projections...) that keep dead letters too:
     #: name -> an object with IdempotentConsumer's ``retry`` and ``discard``
-    more_consumers: Callable[[], Mapping[str, Any]] = field(default=lambda: {}, init=False)
+    more_consumers: Callable[[], Mapping[str, Any]] = field(
+        default_factory=lambda: dict, init=False
+    )
     broker: KafkaBroker | None = field(default=None, init=False)
+    tracer_provider: Any = field(default=None, init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
@@ -87,6 +92,14 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
+        self.tracer_provider = telemetry.configure(
+            self.name,
+            telemetry.TraceSettings(
+                s.otel_traces_exporter,
+                s.otel_exporter_otlp_endpoint,
+                s.otel_exporter_otlp_traces_endpoint,
+            ),
+        )
         self.pool = await _retry(
             lambda: create_pool(s.database_url, max_size=s.database_pool_size),
             s.startup_timeout_s,
@@ -110,7 +123,10 @@ class ServiceRuntime:
         if self.subscriptions:
             # per-batch access lines at DEBUG: consumer outcomes are logged by our own code
             self.broker = KafkaBroker(
-                s.kafka_bootstrap_servers, client_id=self.name, log_level=logging.DEBUG
+                s.kafka_bootstrap_servers,
+                client_id=self.name,
+                log_level=logging.DEBUG,
+                logger=logging.getLogger("faststream.cpd"),  # ours: JSON lines, like the rest
             )
             for subscription in self.subscriptions:
                 self._subscribe(self.broker, subscription)
@@ -164,6 +180,9 @@ class ServiceRuntime:
             await self.relay.stop()
         if self.pool is not None:
             await self.pool.close()
+        if self.tracer_provider is not None:
+            telemetry.shutdown(self.tracer_provider)  # flushes spans not yet exported
+            self.tracer_provider = None
 
     async def health(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
@@ -202,16 +221,26 @@ def create_app(runtime: ServiceRuntime, title: str, description: str) -> FastAPI
     s = runtime.settings
     configure_logging(s.service_name, s.log_level, s.log_format)
 
+    metrics = ServiceMetrics(s.service_name, lag_ttl_s=s.metrics_lag_ttl_s)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
         try:
             yield
         finally:
+            await metrics.close()
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        **telemetry.fastapi_options(),
+    )
     app.state.runtime = runtime
+    app.state.metrics = metrics
     install_error_handlers(app)
     install_request_context(app)
 
@@ -223,6 +252,11 @@ def create_app(runtime: ServiceRuntime, title: str, description: str) -> FastAPI
         ok = checks["database"] == "ok" and checks["broker"] == "ok"
         body = {"status": "ok" if ok else "unavailable", "service": runtime.name, **checks}
         return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text: HTTP, relay lag, consumer lag, dead letters (see metrics.py)."""
+        return Response(await metrics.render(runtime), media_type=CONTENT_TYPE)
 
     return app
 

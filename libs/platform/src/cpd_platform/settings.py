@@ -42,3 +42,17 @@ class ServiceSettings(BaseSettings):
     log_format: str = Field(
         "auto", pattern="^(auto|json|console)$", validation_alias=AliasChoices("CPD_LOG_FORMAT")
     )
+    # traces: OTLP over HTTP when an endpoint is set (see cpd_platform.telemetry)
+    otel_traces_exporter: str | None = Field(
+        None, validation_alias=AliasChoices("OTEL_TRACES_EXPORTER")
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    #: consumer lag in /metrics is recomputed at most this often
+    metrics_lag_ttl_s: float = Field(
+        10.0, ge=0, validation_alias=AliasChoices("CPD_METRICS_LAG_TTL_S")
+    )

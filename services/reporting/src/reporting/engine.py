@@ -34,7 +34,7 @@ from aiokafka.structs import ConsumerRecord
 
 from cpd_events import REGISTRY, Envelope, Event, EventContractError, EventRegistry
 from cpd_events.registry import parse_envelope
-from cpd_eventstore import Outcome
+from cpd_eventstore import Outcome, tracing
 from cpd_eventstore.db import DATABASE_UNAVAILABLE, Connection, Pool
 
 log = structlog.get_logger(__name__)
@@ -112,6 +112,8 @@ class Progress:
     positions: dict[TopicPartitionKey, int] = field(default_factory=dict)
     high_water: dict[TopicPartitionKey, int] = field(default_factory=dict)
     assigned: int = 0
+    #: when the newest event applied so far occurred (unix seconds): the projection's freshness
+    last_event_at: float | None = None
 
     @property
     def lag(self) -> int:
@@ -341,17 +343,37 @@ class ProjectionEngine:
     # one batch --------------------------------------------------------------------------------
 
     async def handle(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        # per-event spans only while spans are exported: a rebuild pays nothing otherwise
+        spans = (
+            tracing.start_event_spans(
+                records,
+                "reporting.apply",
+                {"messaging.consumer.group.name": self.group_id, "cpd.batch_size": len(records)},
+            )
+            if tracing.recording()
+            else None
+        )
         batch = self._decode(records)
         progress = self.progress
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"set local search_path to {self.schema}, public")
-            applied, parked, failed = await self._apply_in_order(conn, batch.items)
-            await self._record_dead(conn, batch.dead)
-            for item, reason in parked:
-                await self._dead_letter(conn, "parked", item, reason)
-            applied_streams = {item.envelope.stream_id for item in applied}
-            drained = await self._drain(conn, applied_streams) if applied_streams else 0
-            await self._record_offsets(conn, records)
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(f"set local search_path to {self.schema}, public")
+                applied, parked, failed = await self._apply_in_order(conn, batch.items)
+                await self._record_dead(conn, batch.dead)
+                for item, reason in parked:
+                    await self._dead_letter(conn, "parked", item, reason)
+                applied_streams = {item.envelope.stream_id for item in applied}
+                drained = await self._drain(conn, applied_streams) if applied_streams else 0
+                await self._record_offsets(conn, records)
+        except BaseException as error:
+            if spans:
+                tracing.end_spans(spans, error)
+            raise
+        if spans:
+            tracing.end_spans(spans)
+        if applied:  # freshness: the last event applied (O(1): no per-event work)
+            last = applied[-1].envelope.occurred_at.timestamp()
+            progress.last_event_at = max(progress.last_event_at or last, last)
         progress.consumed += len(records)
         progress.applied += len(applied) + drained
         progress.parked += len(parked)

@@ -44,8 +44,12 @@ from uuid import UUID, uuid4
 
 import httpx
 import structlog
+from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from cpd_eventstore.db import Pool, Row
+from cpd_platform.metrics import register_collector, register_scrape_source
+from cpd_platform.runtime import ServiceRuntime
 from reporting.feeds.cursor import Cursor, decode_cursor
 from reporting.feeds.models import (
     DeliveryAttempt,
@@ -60,6 +64,15 @@ log = structlog.get_logger(__name__)
 SIGNATURE_HEADER = "X-CPD-Signature"
 DELIVERY_HEADER = "X-CPD-Delivery"
 USER_AGENT = "cpd-trust-feeds/1"
+
+#: Failed delivery attempts (``reason``: ``http_status`` for a non-2xx answer, else ``transport``)
+DELIVERY_FAILURES = Counter(
+    "webhook_delivery_failures",
+    "Webhook delivery attempts that failed",
+    ["reason"],
+    registry=None,
+)
+register_collector(DELIVERY_FAILURES, service="reporting")
 
 
 # --- signatures -------------------------------------------------------------------------------
@@ -360,6 +373,8 @@ async def _deliver(
         error = f"{type(failure).__name__}: {failure}"[:500]
     duration_ms = int((time.monotonic() - started) * 1000)
     failures = row["failures"] + 1 if error else 0
+    if error is not None:
+        DELIVERY_FAILURES.labels("transport" if status is None else "http_status").inc()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             _RECORD_ATTEMPT,
@@ -462,6 +477,24 @@ async def run_webhook_deliveries(
     finally:
         if own:
             await http.aclose()
+
+
+async def subscription_gauges(runtime: ServiceRuntime) -> list[Metric]:
+    """``webhook_subscriptions{status}`` (``failing``, ``suspended``...), for /metrics."""
+    family = GaugeMetricFamily(
+        "webhook_subscriptions", "Webhook subscriptions by delivery status", labels=["status"]
+    )
+    counts = dict.fromkeys(("active", "failing", "suspended"), 0)
+    for row in await runtime.require_pool().fetch(
+        "select status, count(*) as n from reporting_feed.webhooks group by status"
+    ):
+        counts[row["status"]] = row["n"]
+    for status, n in counts.items():
+        family.add_metric([status], n)
+    return [family]
+
+
+register_scrape_source("webhooks", subscription_gauges, service="reporting")
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
