@@ -23,6 +23,7 @@ from cpd_cli.imports import app as imports_app
 from cpd_cli.reporting import feed_app, reporting_app, trusts_app
 from cpd_platform.embedded import EmbeddedError
 from cpd_platform.launcher import SERVICES, Platform, PlatformError
+from reporting.web.auth import read_operator_token
 
 app = typer.Typer(help="Operate the CPD platform.", no_args_is_help=True, add_completion=False)
 dead_letters = typer.Typer(help="Events consumers could not handle.", no_args_is_help=True)
@@ -64,6 +65,7 @@ def up(
         partitions=int(os.environ.get("CPD_TOPIC_PARTITIONS", "12")),
         # on one machine a consumer group forms in session/2: keep start-up short
         service_env={
+            "CPD_HOME": str(home),  # reporting keeps the web dashboard's operator token there
             "CPD_CONSUMER_SESSION_TIMEOUT_MS": os.environ.get(
                 "CPD_CONSUMER_SESSION_TIMEOUT_MS", "4000"
             ),
@@ -151,6 +153,8 @@ def _print_where_to_look(platform: Platform) -> None:
     console.print(table)
     record = f"{platform.url('reporting')}/teachers/{demo.TEACHERS[3][0]}/record"
     console.print(f"A teacher's CPD record: {record}")
+    token = read_operator_token(platform.home)
+    console.print(f"Web dashboard: {platform.url('reporting')}/ui/  (operator token: {token})")
     console.print(f"Logs: {platform.logs}    Ctrl-C stops everything.")
 
 

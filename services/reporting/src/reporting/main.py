@@ -19,6 +19,7 @@ from reporting.feeds.schema import FEED_MIGRATIONS, FEED_SCHEMA
 from reporting.generations import META_MIGRATIONS
 from reporting.reading import META_SCHEMA
 from reporting.service import Reporting, ReportingSettings
+from reporting.web import install_web
 
 #: The first read models lived in schema ``reporting``, kept by a per-event consumer; they are
 #: generations of schema ``reporting_g<N>`` now (see generations.py).
@@ -50,6 +51,7 @@ def build_app() -> FastAPI:
     runtime.more_consumers = reporting.engines
     for part in (router, dashboards_router, analysts_router, feeds_router, admin_router):
         app.include_router(part)
+    install_web(app)  # the web dashboard under /ui (docs/web.md)
     return app
 
 
