@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 #: Bump when the DDL or the meaning of a column changes: a new generation is then built.
 MODEL_VERSION = 2
@@ -39,8 +40,11 @@ class Table:
     #: are set, not added: they never change for a key)
     additive: bool = False
     fixed: tuple[str, ...] = ()
+    #: rows are made once by their own event: a row made in a batch (not loaded) is new, so it
+    #: is copied straight into the table (a duplicate key fails the event, as it should)
+    insert_only: bool = False
 
-    @property
+    @cached_property
     def all_columns(self) -> tuple[str, ...]:
         return self.key + self.columns
 
@@ -448,6 +452,7 @@ REQUESTS = Table(
         "completed_on",
         "plan_goal",
     ),
+    insert_only=True,
 )
 HOURS_LOG = Table(
     "hours_log",
@@ -460,6 +465,7 @@ HOURS_LOG = Table(
         "activity_date",
         "request_id",
     ),
+    insert_only=True,
 )
 PROVIDERS = Table("providers", ("provider_id",), ("name", "kind", "active"), {"active": True})
 COURSES = Table(
@@ -486,7 +492,9 @@ COURSES = Table(
     ),
     {**ZERO_COUNTERS, "retired": False},
 )
-COURSE_FEEDBACK = Table("course_feedback", ("course_id", "trn"), ("rating", "submitted_at"))
+COURSE_FEEDBACK = Table(
+    "course_feedback", ("course_id", "trn"), ("rating", "submitted_at"), insert_only=True
+)
 MENTORS = Table(
     "mentors",
     ("trn",),
@@ -502,6 +510,7 @@ MENTORING_SESSIONS = Table(
     "mentoring_sessions",
     ("mentor_trn", "session_id"),
     ("assignment_id", "mentee_trn", "school_urn", "academic_year", "held_on", "minutes", "hours"),
+    insert_only=True,
 )
 DEVELOPMENT_PLANS = Table(
     "development_plans",

@@ -27,6 +27,7 @@ class UnitOfWork:
         self._needed: dict[str, set[Key]] = defaultdict(set)
         self._rows: dict[str, dict[Key, Row]] = defaultdict(dict)
         self._dirty: dict[str, set[Key]] = defaultdict(set)
+        self._loaded: dict[str, set[Key]] = defaultdict(set)
 
     # loading --------------------------------------------------------------------------------
 
@@ -60,7 +61,9 @@ class UnitOfWork:
                 )
             for row in rows:
                 record = dict(row)
-                self._rows[name][tuple(record[k] for k in table.key)] = record
+                key = tuple(record[k] for k in table.key)
+                self._rows[name][key] = record
+                self._loaded[name].add(key)
         self._needed.clear()
 
     # reading and changing -------------------------------------------------------------------
@@ -129,15 +132,26 @@ class UnitOfWork:
             if not keys:
                 continue
             rows = self._rows[name]
-            records = [tuple(rows[k][c] for c in table.all_columns) for k in keys]
+            columns = table.all_columns
+            written[name] = len(keys)
+            if table.insert_only:
+                new = keys - self._loaded[name]
+                if new:
+                    await conn.copy_records_to_table(
+                        name,
+                        records=[tuple(rows[k][c] for c in columns) for k in new],
+                        columns=list(columns),
+                    )
+                keys = keys - new
+                if not keys:
+                    continue
+            records = [tuple(rows[k][c] for c in columns) for k in keys]
             staging = f"_stage_v{MODEL_VERSION}_{name}"
             await conn.execute(
                 f"create temp table if not exists {staging}"
                 f" (like {name} including defaults) on commit delete rows"
             )
-            await conn.copy_records_to_table(
-                staging, records=records, columns=list(table.all_columns)
-            )
+            await conn.copy_records_to_table(staging, records=records, columns=list(columns))
             if table.additive:
                 updates = ", ".join(
                     f"{c} = excluded.{c}"
@@ -150,12 +164,11 @@ class UnitOfWork:
             conflict = f"do update set {updates}" if table.columns else "do nothing"
             # the staging rows are consumed by the same statement: a later flush in the same
             # transaction (the engine applies slices and parked events) starts empty
-            columns = ", ".join(table.all_columns)
+            listed = ", ".join(columns)
             await conn.execute(
-                f"""with staged as (delete from {staging} returning {columns})
-                    insert into {name} ({columns}) select {columns} from staged
+                f"""with staged as (delete from {staging} returning {listed})
+                    insert into {name} ({listed}) select {listed} from staged
                     on conflict ({", ".join(table.key)}) {conflict}"""
             )
-            written[name] = len(records)
         self._dirty.clear()
         return written
