@@ -7,7 +7,7 @@ STAMP := .venv/.bootstrapped
 
 .PHONY: install up test test-fast lint format schemas api-docs clean
 
-$(STAMP): scripts/bootstrap.sh pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+$(STAMP): scripts/bootstrap.sh pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) tools/asyncapi/package-lock.json
 	@bash scripts/bootstrap.sh
 	@touch $@
 
@@ -31,7 +31,7 @@ format: install
 	@$(RUN) ruff format .
 	@$(RUN) ruff check --fix .
 
-api-docs: install  ## write OpenAPI and AsyncAPI documents to docs/api (a test checks them)
+api-docs: install  ## write OpenAPI and AsyncAPI documents to docs/api and docs/events.md (tests check them)
 	@$(RUN) cpd api-docs docs/api
 
 schemas: install  ## write the JSON Schema of every event to schemas/

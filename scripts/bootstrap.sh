@@ -39,3 +39,15 @@ fi
 
 log "uv sync (locked)"
 UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --all-packages --quiet
+
+# The AsyncAPI CLI (pinned in tools/asyncapi) that tests/docs run on docs/api/*.asyncapi.json.
+if [ ! -d tools/asyncapi/node_modules/@asyncapi/cli ]; then
+  if command -v npm >/dev/null && command -v npx >/dev/null; then
+    log "npm ci --prefix tools/asyncapi (the AsyncAPI CLI)"
+    npm ci --prefix tools/asyncapi --no-audit --no-fund --loglevel=error
+    npx --no --prefix tools/asyncapi asyncapi config analytics --disable >/dev/null
+  else
+    log "no npm: the AsyncAPI CLI is not installed, so the docs/api AsyncAPI documents cannot be" \
+      "validated (tests/docs fail in CI, skip locally): install Node.js 20+ with npm, re-run"
+  fi
+fi
