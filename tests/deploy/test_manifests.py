@@ -134,7 +134,9 @@ def test_compose_services_settings(compose: dict[str, Any]) -> None:
     for name in validate.SERVICES:
         env = compose["services"][name]["environment"]
         assert env["CPD_SERVICE_NAME"] == name
-        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
+        # the services export OTLP over HTTP (the exporter they ship with)
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
         assert str(env["CPD_TOPIC_PARTITIONS"]) == "12"
         assert "LOG_LEVEL" in env
     assert "pg_isready" in str(compose["services"]["postgres"]["healthcheck"]["test"])

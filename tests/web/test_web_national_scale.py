@@ -1,15 +1,16 @@
-"""First paint of the operators' national view and of the biggest trust's view on national-size
-read models, in headless Chromium.
+"""The operators' national view and the biggest trust's view on large read models, in headless
+Chromium: they answer and render.
 
-The read models are generated with reporting.synthetic
-(services/reporting/tests/test_dashboards_scale.py: 22,000 schools, 1,300 trusts; teachers
-``CPD_WEB_SCALE_TEACHERS``, 470,000 by default, with five requests each). The first contentful
-paint is printed and written to tests/web/artifacts/measurements.txt; the budget is 1 second
-(``CPD_WEB_FIRST_PAINT_BUDGET_MS``).
+The read models are generated with reporting.synthetic (``CPD_WEB_SCALE_SCHOOLS``,
+``CPD_WEB_SCALE_TEACHERS``, ``CPD_WEB_SCALE_TRUSTS``; a tenth of the nation by default, so the
+test stays quick). The first contentful paint of each load is written to
+tests/web/artifacts/first-paint.json; it is a figure, not a test: ``bench/web_first_paint.py``
+runs this at national size (22,000 schools, 470,000 teachers) and judges the 1 s target.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -39,13 +40,12 @@ from .test_web_ui import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SCHOOLS = int(os.environ.get("CPD_WEB_SCALE_SCHOOLS", "22000"))
-TEACHERS = int(os.environ.get("CPD_WEB_SCALE_TEACHERS", "470000"))
-TRUSTS = int(os.environ.get("CPD_WEB_SCALE_TRUSTS", "1300"))
-BUDGET_MS = float(os.environ.get("CPD_WEB_FIRST_PAINT_BUDGET_MS", "1000"))
+SCHOOLS = int(os.environ.get("CPD_WEB_SCALE_SCHOOLS", "2200"))
+TEACHERS = int(os.environ.get("CPD_WEB_SCALE_TEACHERS", "47000"))
+TRUSTS = int(os.environ.get("CPD_WEB_SCALE_TRUSTS", "130"))
 
 
-async def test_first_paint_on_national_data(
+async def test_national_and_trust_views_on_large_read_models(
     pool: Pool, database_url: str, infra: Infrastructure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     executable = chromium()
@@ -95,5 +95,8 @@ async def test_first_paint_on_national_data(
             f"first contentful paint, {name} view, {SCHOOLS:,} schools and {TEACHERS:,} teachers:"
             f" {', '.join(f'{v:.0f}' for v in values)} ms (best {min(values):.0f} ms)"
         )
-    for name, values in paints.items():
-        assert min(values) < BUDGET_MS, f"{name}: first paint {min(values):.0f} ms"
+    (ARTIFACTS / "first-paint.json").write_text(
+        json.dumps(
+            {"schools": SCHOOLS, "teachers": TEACHERS, "trusts": TRUSTS, "first_paint_ms": paints}
+        )
+    )
