@@ -252,23 +252,7 @@ class IdempotentConsumer:
         error: str,
         where: tuple[str | None, int | None, int | None],
     ) -> None:
-        await conn.execute(
-            """insert into es.dead_letters (consumer, status, stream_id, stream_version, event_id,
-                   event_type, topic, partition, "offset", payload, error)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-               on conflict (consumer, event_id)
-                   where event_id is not null and status in ('failed', 'parked')
-               do nothing""",
-            self.name,
-            status,
-            envelope.stream_id if envelope else None,
-            envelope.stream_version if envelope else None,
-            envelope.event_id if envelope else None,
-            envelope.event_type if envelope else None,
-            *where,
-            payload,
-            error,
-        )
+        await insert_dead_letter(conn, self.name, status, envelope, payload, error, where)
 
     # Operator actions -----------------------------------------------------------------------
 
@@ -289,7 +273,7 @@ class IdempotentConsumer:
                     row["stream_id"],
                 )
                 if row["stream_version"] <= (applied or 0):
-                    await _close(conn, dead_letter_id, "resolved", "already applied")
+                    await close_dead_letter(conn, dead_letter_id, "resolved", "already applied")
                     return Outcome(duplicates=1), None
             outcome, error = await self._retry_row(conn, dead_letter_id, row["payload"])
             if error is None and row["stream_id"] is not None:
@@ -302,7 +286,7 @@ class IdempotentConsumer:
             raise ValueError("discarding a dead letter needs a reason")
         async with self.pool.acquire() as conn, conn.transaction():
             row = await _open_dead_letter(conn, self.name, dead_letter_id, "failed")
-            await _close(conn, dead_letter_id, "discarded", reason)
+            await close_dead_letter(conn, dead_letter_id, "discarded", reason)
             if row["stream_id"] is None:
                 return Outcome()
             await conn.execute(
@@ -340,7 +324,37 @@ async def _open_dead_letter(
     return row
 
 
-async def _close(conn: Connection, dead_letter_id: int, status: str, why: str) -> None:
+async def insert_dead_letter(
+    conn: Connection,
+    consumer: str,
+    status: str,
+    envelope: Envelope | None,
+    payload: bytes,
+    error: str,
+    where: tuple[str | None, int | None, int | None],
+) -> None:
+    """Record an event ``consumer`` could not apply (``failed``) or holds back (``parked``);
+    once per event while it is open."""
+    await conn.execute(
+        """insert into es.dead_letters (consumer, status, stream_id, stream_version, event_id,
+               event_type, topic, partition, "offset", payload, error)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           on conflict (consumer, event_id)
+               where event_id is not null and status in ('failed', 'parked')
+           do nothing""",
+        consumer,
+        status,
+        envelope.stream_id if envelope else None,
+        envelope.stream_version if envelope else None,
+        envelope.event_id if envelope else None,
+        envelope.event_type if envelope else None,
+        *where,
+        payload,
+        error,
+    )
+
+
+async def close_dead_letter(conn: Connection, dead_letter_id: int, status: str, why: str) -> None:
     await conn.execute(
         "update es.dead_letters set status = $2, resolution = $3, updated_at = now() where id = $1",
         dead_letter_id,
@@ -350,15 +364,21 @@ async def _close(conn: Connection, dead_letter_id: int, status: str, why: str) -
 
 
 async def list_dead_letters(
-    pool: Pool, consumer: str | None = None, statuses: Sequence[str] = ("failed", "parked")
+    pool: Pool,
+    consumer: str | None = None,
+    statuses: Sequence[str] = ("failed", "parked"),
+    limit: int | None = None,
 ) -> list[DeadLetter]:
+    """The dead letters in these states, oldest first (at most ``limit`` of them)."""
     rows = await pool.fetch(
         """select id, consumer, status, stream_id, stream_version, event_id::text, event_type,
                   topic, partition, "offset", error, attempts, payload
              from es.dead_letters
             where ($1::text is null or consumer = $1) and status = any($2::text[])
-            order by id""",
+            order by id
+            limit $3""",
         consumer,
         list(statuses),
+        limit,
     )
     return [DeadLetter(**dict(row)) for row in rows]

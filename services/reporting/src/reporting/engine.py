@@ -36,6 +36,7 @@ from aiokafka.structs import ConsumerRecord
 from cpd_events import REGISTRY, Envelope, Event, EventContractError, EventRegistry
 from cpd_events.registry import parse_envelope
 from cpd_eventstore import Outcome, tracing
+from cpd_eventstore.consumer import close_dead_letter, insert_dead_letter
 from cpd_eventstore.db import DATABASE_UNAVAILABLE, Connection, Pool
 
 log = structlog.get_logger(__name__)
@@ -591,14 +592,14 @@ class ProjectionEngine:
         dead: Sequence[tuple[str, Envelope | None, bytes, str, TopicPartitionKey, int]],
     ) -> None:
         for status, envelope, payload, reason, where, offset in dead:
-            await _insert_dead_letter(
+            await insert_dead_letter(
                 conn, self.group_id, status, envelope, payload, reason, (*where, offset)
             )
 
     async def _dead_letter(
         self, conn: Connection, status: str, item: Consumed, reason: str
     ) -> None:
-        await _insert_dead_letter(
+        await insert_dead_letter(
             conn,
             self.group_id,
             status,
@@ -631,7 +632,7 @@ class ProjectionEngine:
             if row["status"] != "failed":
                 raise ValueError(f"dead letter {dead_letter_id} is {row['status']}, not failed")
             if row["stream_version"] is not None and row["stream_version"] <= row["applied"]:
-                await _close(conn, dead_letter_id, "resolved", "already applied")
+                await close_dead_letter(conn, dead_letter_id, "resolved", "already applied")
                 return Outcome(duplicates=1), None
             error: str | None = None
             try:
@@ -665,7 +666,7 @@ class ProjectionEngine:
                 envelope.stream_id,
                 envelope.stream_version,
             )
-            await _close(conn, dead_letter_id, "resolved", "applied")
+            await close_dead_letter(conn, dead_letter_id, "resolved", "applied")
             return Outcome(applied=1 + await self._drain(conn, [envelope.stream_id])), None
 
     async def discard(self, dead_letter_id: int, reason: str) -> Outcome:
@@ -725,15 +726,6 @@ class _Resume(ConsumerRebalanceListener):  # type: ignore[misc]
             engine._verify[tp] = (row["next_offset"] - 1, row["last_event_id"])
 
 
-async def _close(conn: Connection, dead_letter_id: int, status: str, why: str) -> None:
-    await conn.execute(
-        "update es.dead_letters set status = $2, resolution = $3, updated_at = now() where id = $1",
-        dead_letter_id,
-        status,
-        why,
-    )
-
-
 def tune_garbage_collector() -> None:
     """A batch makes hundreds of thousands of objects that live until it is written; with the
     default thresholds the collector scans them over and over (measured: decoding took twice
@@ -746,31 +738,3 @@ def _event_id_of(value: bytes | None) -> str | None:
         return str(parse_envelope(value or b"").event_id)
     except EventContractError:
         return None
-
-
-async def _insert_dead_letter(
-    conn: Connection,
-    consumer: str,
-    status: str,
-    envelope: Envelope | None,
-    payload: bytes,
-    error: str,
-    where: tuple[str | None, int | None, int | None],
-) -> None:
-    await conn.execute(
-        """insert into es.dead_letters (consumer, status, stream_id, stream_version, event_id,
-               event_type, topic, partition, "offset", payload, error)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           on conflict (consumer, event_id)
-               where event_id is not null and status in ('failed', 'parked')
-           do nothing""",
-        consumer,
-        status,
-        envelope.stream_id if envelope else None,
-        envelope.stream_version if envelope else None,
-        envelope.event_id if envelope else None,
-        envelope.event_type if envelope else None,
-        *where,
-        payload,
-        error,
-    )
