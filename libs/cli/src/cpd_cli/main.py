@@ -21,6 +21,8 @@ from cpd_cli.client import fail as _fail
 from cpd_cli.grants import grant as grant_year
 from cpd_cli.imports import app as imports_app
 from cpd_cli.reporting import feed_app, reporting_app, trusts_app
+from cpd_cli.seed import seed as seed_command
+from cpd_cli.seed import seed_for_up
 from cpd_platform.embedded import EmbeddedError
 from cpd_platform.launcher import SERVICES, Platform, PlatformError
 from reporting.web.auth import read_operator_token
@@ -33,6 +35,7 @@ app.add_typer(imports_app, name="import")  # bulk imports into the registry
 app.add_typer(reporting_app, name="reporting")  # read models: rebuild, snapshots, check
 app.add_typer(trusts_app, name="trusts")  # trusts' feed credentials
 app.add_typer(feed_app, name="feed")  # follow a trust's feed
+app.command("seed")(seed_command)  # a realistic national year from the real census
 ServiceName = Annotated[str, typer.Argument(help="entitlement, catalogue, mentoring or reporting")]
 
 
@@ -43,6 +46,10 @@ def _raise_interrupt(_: int, __: FrameType | None) -> None:
 @app.command()
 def up(
     seed: Annotated[bool, typer.Option(help="Seed the demo data (idempotent)")] = True,
+    seed_scale: Annotated[
+        float,
+        typer.Option(min=0, max=1, help="Scale of the realistic current year seeded (0: none)"),
+    ] = 0.01,
     home: Annotated[Path, typer.Option(envvar="CPD_HOME", help="State folder")] = Path(".cpd"),
 ) -> None:
     """Run the platform in the foreground; Ctrl-C stops everything cleanly.
@@ -99,6 +106,8 @@ def up(
             console.print(
                 f"demo: {report.created} commands applied, {report.existing} already there"
             )
+            if seed_scale > 0:  # a realistic current year (`cpd seed`), idempotent
+                seed_for_up(platform.database_of, platform.url("reporting"), seed_scale)
         _print_where_to_look(platform)
         while True:
             time.sleep(1)
