@@ -11,9 +11,18 @@ import pytest
 
 from cpd_eventstore import EVENTSTORE_MIGRATIONS, EventStore, migrate
 from cpd_eventstore.db import Pool, create_pool
-from cpd_platform.testing import Infrastructure, create_database, drop_database, infrastructure
+from cpd_platform.testing import (
+    Infrastructure,
+    create_database,
+    drop_database,
+    infrastructure,
+    use_test_auth,
+)
 
 ROOT = Path(__file__).parent
+
+#: every service a test builds verifies tokens of the tests' key (cpd_platform.testing)
+use_test_auth()
 
 
 @pytest.fixture(scope="session")

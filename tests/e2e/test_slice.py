@@ -63,7 +63,7 @@ def platform(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) ->
 class Client:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self.http = httpx.Client(timeout=30, headers={"x-actor": "e2e"})
+        self.http = httpx.Client(timeout=30, headers=platform.operator_headers())
 
     def post(self, service: str, path: str, body: dict[str, Any], expect: int = 201) -> Any:
         response = self.http.post(f"{self.platform.url(service)}{path}", json=body)

@@ -138,7 +138,7 @@ def post(http: httpx.Client, url: str, body: dict[str, Any], **headers: str) -> 
 
 def test_one_command_one_trace_logs_and_metrics(platform: Platform, receiver: Receiver) -> None:
     entitlement, reporting = platform.url("entitlement"), platform.url("reporting")
-    http = httpx.Client(timeout=30, headers={"x-actor": "e2e"})
+    http = httpx.Client(timeout=30, headers=platform.operator_headers())
     post(http, f"{entitlement}/trusts", {"trust_id": TRUST, "name": "Trace Trust"})
     post(
         http,

@@ -67,6 +67,7 @@ from cpd_platform.embedded import free_port
 from cpd_platform.runtime import ServiceRuntime, create_app
 from cpd_platform.settings import ServiceSettings
 from cpd_platform.testing import Infrastructure, record_of
+from reporting.access import POLICY
 from reporting.analysts_api import router as analysts_router
 from reporting.api import router as record_router
 from reporting.dashboards_api import router as dashboards_router
@@ -453,7 +454,9 @@ def app_for(pool: Pool, bootstrap_servers: str) -> FastAPI:
         )
     )
     runtime.pool = pool
-    app = create_app(runtime, title="CPD reporting", description="the web dashboard under test")
+    app = create_app(
+        runtime, title="CPD reporting", description="the web dashboard under test", access=POLICY
+    )
     for part in (record_router, dashboards_router, analysts_router):
         app.include_router(part)
     install_web(app, operator_token=TOKEN)

@@ -23,7 +23,7 @@ from cpd_eventstore.kafka import ensure_topics
 from cpd_platform.metrics import ServiceMetrics
 from cpd_platform.runtime import ServiceRuntime, create_app
 from cpd_platform.settings import ServiceSettings
-from cpd_platform.testing import Infrastructure
+from cpd_platform.testing import Infrastructure, operator_headers
 
 pytestmark = [pytest.mark.integration]
 
@@ -119,7 +119,9 @@ async def test_metrics_show_requests_lags_dead_letters_and_freshness(
         uuid.uuid4(),
     )
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=operator_headers()
+    ) as client:
         for _ in range(2):
             assert (await client.get("/health")).status_code == 200
         assert (await client.get("/no/such/path/123")).status_code == 404

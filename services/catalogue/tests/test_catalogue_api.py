@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from cpd_platform.http import PROBLEM_JSON
+from cpd_platform.testing import operator_headers
 
 
 @pytest.fixture
@@ -93,7 +94,9 @@ async def test_invalid_input_is_a_problem_naming_the_field(
     app: FastAPI, method: str, path: str, body: dict[str, object] | None, fields: set[str]
 ) -> None:
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://catalogue"
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://catalogue",
+        headers=operator_headers(),
     ) as http:
         response = await http.request(method, path, json=body)
     assert response.status_code == 422

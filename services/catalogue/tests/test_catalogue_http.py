@@ -21,7 +21,7 @@ from cpd_events.topics import (
     HEADER_SCHEMA_VERSION,
 )
 from cpd_platform.http import PROBLEM_JSON
-from cpd_platform.testing import Infrastructure, eventually, read_topic
+from cpd_platform.testing import Infrastructure, eventually, operator_headers, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ async def client(
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://catalogue",
-            headers={"x-actor": "test"},
+            headers=operator_headers(),
         ) as http,
     ):
         yield http

@@ -14,7 +14,8 @@ from fastapi import APIRouter
 
 from cpd_platform.runtime import ServiceRuntime, Subscription, create_app
 from cpd_platform.settings import ServiceSettings
-from cpd_platform.testing import Infrastructure, create_database, drop_database
+from cpd_platform.testing import Infrastructure, create_database, drop_database, operator_headers
+from entitlement.access import POLICY
 from entitlement.consumers import MIGRATIONS
 
 
@@ -35,7 +36,7 @@ async def serve(
             consumer_heartbeat_interval_ms=500,
         )
         runtime = ServiceRuntime(settings, migrations=MIGRATIONS, subscriptions=subscriptions)
-        app = create_app(runtime, title="CPD entitlement (test)", description="")
+        app = create_app(runtime, title="CPD entitlement (test)", description="", access=POLICY)
         for router in routers:
             app.include_router(router)
         async with (
@@ -43,7 +44,7 @@ async def serve(
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app),
                 base_url="http://entitlement",
-                headers={"x-actor": "test"},
+                headers=operator_headers(),
             ) as client,
         ):
             yield client, runtime

@@ -33,6 +33,7 @@ from cpd_platform.testing import (
     create_database,
     drop_database,
     eventually,
+    operator_headers,
     read_topic,
 )
 
@@ -103,7 +104,7 @@ async def service(infra: Infrastructure) -> AsyncIterator[Service]:
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app),
                 base_url="http://mentoring",
-                headers={"x-actor": "test"},
+                headers=operator_headers(),
             ) as http,
         ):
             yield Service(app, http, Streams())

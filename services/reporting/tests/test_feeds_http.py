@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from cpd_eventstore.db import Pool
+from cpd_platform.testing import operator_headers
 from reporting.feeds import issue_credential, list_credentials, revoke_credential
 from reporting.feeds.cursor import Cursor
 from reporting.feeds.webhooks import InvalidWebhookUrl, validate_webhook_url
@@ -64,10 +65,13 @@ def bearer(key: str) -> dict[str, str]:
 async def test_operators_issue_list_and_revoke_keys_whose_secret_is_shown_once(
     client: httpx.AsyncClient, db: Pool
 ) -> None:
-    issued = await client.post(f"/admin/trusts/{TRUST_A}/credentials", json={"label": "finance"})
+    operator = operator_headers()
+    issued = await client.post(
+        f"/admin/trusts/{TRUST_A}/credentials", json={"label": "finance"}, headers=operator
+    )
     assert issued.status_code == 201
     key = issued.json()["api_key"]
-    listed = await client.get(f"/admin/trusts/{TRUST_A}/credentials")
+    listed = await client.get(f"/admin/trusts/{TRUST_A}/credentials", headers=operator)
 
     assert listed.status_code == 200
     [info] = listed.json()
@@ -78,9 +82,13 @@ async def test_operators_issue_list_and_revoke_keys_whose_secret_is_shown_once(
     assert key.encode() not in bytes(stored)  # only a hash is kept
 
     ok = await client.get(f"/trusts/{TRUST_A}/feed", headers=bearer(key))
-    revoked = await client.delete(f"/admin/trusts/{TRUST_A}/credentials/{info['key_id']}")
+    revoked = await client.delete(
+        f"/admin/trusts/{TRUST_A}/credentials/{info['key_id']}", headers=operator
+    )
     after = await client.get(f"/trusts/{TRUST_A}/feed", headers=bearer(key))
-    again = await client.delete(f"/admin/trusts/{TRUST_A}/credentials/{info['key_id']}")
+    again = await client.delete(
+        f"/admin/trusts/{TRUST_A}/credentials/{info['key_id']}", headers=operator
+    )
 
     assert ok.status_code == 200
     assert revoked.status_code == 204

@@ -28,6 +28,7 @@ from cpd_eventstore.db import Pool
 from cpd_platform.embedded import free_port
 from cpd_platform.runtime import ServiceRuntime, create_app
 from cpd_platform.settings import ServiceSettings
+from reporting.access import POLICY
 from reporting.engine import Consumed
 from reporting.feeds import FEED_MIGRATIONS, FeedProjection, FeedSettings, router
 from reporting.feeds.cursor import START, Cursor, decode_cursor
@@ -191,7 +192,9 @@ def app_for(pool: Pool, settings: FeedSettings | None = None) -> FastAPI:
         )
     )
     runtime.pool = pool
-    app = create_app(runtime, title="CPD reporting", description="trust feeds under test")
+    app = create_app(
+        runtime, title="CPD reporting", description="trust feeds under test", access=POLICY
+    )
     app.include_router(router)
     app.state.feed_settings = settings or FeedSettings(
         webhook_require_https=False, webhook_allow_private=True

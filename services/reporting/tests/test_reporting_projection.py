@@ -53,7 +53,8 @@ from cpd_eventstore import list_dead_letters
 from cpd_eventstore.db import Pool
 from cpd_platform.runtime import ServiceRuntime, create_app
 from cpd_platform.settings import ServiceSettings
-from cpd_platform.testing import Record, record_of
+from cpd_platform.testing import Record, operator_headers, record_of
+from reporting.access import POLICY
 from reporting.api import router
 from reporting.engine import Progress
 from reporting.generations import list_generations
@@ -608,12 +609,14 @@ async def test_the_endpoint_serves_the_record_as_problem_json_when_unknown(db: P
     )
     runtime = ServiceRuntime(settings)
     runtime.pool = db  # the lifespan (which would connect) does not run under ASGITransport
-    app = create_app(runtime, title="CPD reporting", description="test")
+    app = create_app(runtime, title="CPD reporting", description="test", access=POLICY)
     app.include_router(router)
     await feed(db, full_slice())
 
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://reporting"
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://reporting",
+        headers=operator_headers(),
     ) as client:
         found = await client.get(f"/teachers/{TEACHER}/record")
         unknown = await client.get("/teachers/9999999/record")

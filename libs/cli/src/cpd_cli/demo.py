@@ -74,10 +74,15 @@ class SeedReport:
     existing: int = 0
 
 
-def seed(urls: Mapping[str, str], progress: Callable[[str], None] = lambda _: None) -> SeedReport:
+def seed(
+    urls: Mapping[str, str],
+    progress: Callable[[str], None] = lambda _: None,
+    headers: Mapping[str, str] | None = None,
+) -> SeedReport:
     """Send the demo commands; a 409 means it is there already (re-runs change nothing)."""
     report = SeedReport()
-    with httpx.Client(timeout=30, headers={"x-actor": "demo-seed"}) as client:
+    # ``headers``: an operator's Authorization (the services refuse requests without one)
+    with httpx.Client(timeout=30, headers={"x-actor": "demo-seed", **(headers or {})}) as client:
 
         def send(service: str, path: str, body: dict[str, Any]) -> None:
             response = client.post(f"{urls[service]}{path}", json=body)

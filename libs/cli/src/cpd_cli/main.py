@@ -15,14 +15,16 @@ import typer
 from rich.table import Table
 
 from cpd_cli import demo
+from cpd_cli.client import auth_headers, console, service_url
 from cpd_cli.client import call as _call
-from cpd_cli.client import console, service_url
 from cpd_cli.client import fail as _fail
 from cpd_cli.grants import grant as grant_year
 from cpd_cli.imports import app as imports_app
 from cpd_cli.reporting import feed_app, reporting_app, trusts_app
 from cpd_cli.seed import seed as seed_command
 from cpd_cli.seed import seed_for_up
+from cpd_cli.tokens import rotate as rotate_signing_key
+from cpd_cli.tokens import token as issue_token
 from cpd_platform.embedded import EmbeddedError
 from cpd_platform.launcher import SERVICES, Platform, PlatformError
 from reporting.web.auth import read_operator_token
@@ -35,6 +37,8 @@ app.add_typer(imports_app, name="import")  # bulk imports into the registry
 app.add_typer(reporting_app, name="reporting")  # read models: rebuild, snapshots, check
 app.add_typer(trusts_app, name="trusts")  # trusts' feed credentials
 app.add_typer(feed_app, name="feed")  # follow a trust's feed
+app.command("token")(issue_token)  # a bearer token signed with the platform's key
+app.command("rotate-signing-key")(rotate_signing_key)
 app.command("seed")(seed_command)  # a realistic national year from the real census
 ServiceName = Annotated[str, typer.Argument(help="entitlement, catalogue, mentoring or reporting")]
 
@@ -102,6 +106,7 @@ def up(
                 report = demo.seed(
                     {s: platform.url(s) for s in SERVICES},
                     progress=lambda step: status.update(f"seeding the demo: {step}..."),
+                    headers=platform.operator_headers(),
                 )
             console.print(
                 f"demo: {report.created} commands applied, {report.existing} already there"
@@ -164,6 +169,13 @@ def _print_where_to_look(platform: Platform) -> None:
     console.print(f"A teacher's CPD record: {record}")
     token = read_operator_token(platform.home)
     console.print(f"Web dashboard: {platform.url('reporting')}/ui/  (operator token: {token})")
+    bearer = platform.token("operator", subject="operator:cpd-up")
+    console.print(
+        "Every API call but /health needs a bearer token (docs/security.md). An operator's,"
+        f' valid 12 h:\n  export CPD_TOKEN={bearer}\n  curl -H "Authorization: Bearer'
+        f' $CPD_TOKEN" {record}\nMore: `uv run cpd token --role trust --trust 2044`',
+        soft_wrap=True,
+    )
     console.print(f"Logs: {platform.logs}    Ctrl-C stops everything.")
 
 
@@ -178,7 +190,7 @@ def status() -> None:
         except httpx.HTTPError:
             table.add_row(service, "[red]down[/red]", "", "")
             continue
-        relay = httpx.get(f"{service_url(service)}/admin/relay", timeout=5)
+        relay = httpx.get(f"{service_url(service)}/admin/relay", headers=auth_headers(), timeout=5)
         published, lag = ("", "")
         if relay.status_code == 200:
             published, lag = str(relay.json()["published"]), str(relay.json()["lag"])

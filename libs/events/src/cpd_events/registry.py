@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from cpd_events.envelope import Envelope, Event
-from cpd_events.errors import InvalidEventPayload, UnknownEventType
+from cpd_events.errors import EventContractError, InvalidEventPayload, UnknownEventType
 
 E = TypeVar("E", bound=type[Event])
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -98,11 +98,40 @@ class EventRegistry:
 
 
 def parse_envelope(raw: bytes | str) -> Envelope:
-    """Parse a message value into an envelope without decoding its payload."""
+    """Parse a message value into an envelope without decoding its payload.
+
+    Text with a NUL character (``\\u0000``) anywhere in it is refused too: no event of ours
+    has one (PostgreSQL stores no such text, not even in jsonb), and a consumer would fail on
+    it at every redelivery instead of dead-lettering it.
+    """
     try:
-        return Envelope.model_validate_json(raw)
+        envelope = Envelope.model_validate_json(raw)
     except ValidationError as error:
         raise InvalidEventPayload("envelope", error) from None
+    texts = {name: value for name, value in envelope if isinstance(value, str)}
+    where = _nul_in(texts, "") or _nul_in(envelope.data, "data")
+    if where is not None:
+        raise EventContractError(f"invalid envelope: {where}: text with a NUL character")
+    return envelope
+
+
+def _nul_in(value: Any, path: str) -> str | None:
+    """The path of the first text (or key) with a NUL character in ``value``, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, item in items:
+        inner = f"{path}.{key}".lstrip(".").replace("\x00", "\\u0000")
+        if isinstance(key, str) and "\x00" in key:
+            return inner
+        found = _nul_in(item, inner)
+        if found is not None:
+            return found
+    return None
 
 
 #: The registry of the published language; every contract module registers into it.

@@ -35,8 +35,23 @@ Identifier = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
     Field(description="An identifier chosen by the caller: letters, digits, . _ : -"),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL stores no text with NUL (not even in jsonb): refuse it at the edge, by name
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(_no_nul)
+]
 Pence = Annotated[int, Field(ge=0, description="Money in integer pence")]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
 

@@ -350,7 +350,7 @@ async def insert_dead_letter(
         envelope.event_type if envelope else None,
         *where,
         payload,
-        error,
+        error.replace("\x00", "\\u0000"),  # an error may quote the text it choked on
     )
 
 

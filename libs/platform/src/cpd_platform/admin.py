@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, HTTPException, Query
@@ -12,10 +12,14 @@ from pydantic import BaseModel, Field
 from cpd_events.topics import ALL_TOPICS, TOPIC_OF_SERVICE
 from cpd_eventstore import list_dead_letters, republish
 from cpd_eventstore.lag import PartitionLag, consumer_lag
-from cpd_platform.http import PROBLEM_RESPONSES
+from cpd_platform.http import MAX_PAGE_SIZE, PROBLEM_RESPONSES
 
 if TYPE_CHECKING:
     from cpd_platform.runtime import ServiceRuntime
+
+
+#: The states of a dead letter (es.dead_letters.status)
+DeadLetterStatus = Literal["failed", "parked", "resolved", "discarded"]
 
 
 class RelayStatus(BaseModel):
@@ -131,10 +135,15 @@ def install_admin_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
 
     @router.get("/dead-letters", summary="Events consumers could not handle, and those parked")
     async def dead_letters(
-        status: Annotated[list[str] | None, Query()] = None,
+        status: Annotated[
+            list[DeadLetterStatus] | None, Query(description="Default: failed and parked")
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_PAGE_SIZE, description="The oldest letters, at most this many")
+        ] = MAX_PAGE_SIZE,
     ) -> list[DeadLetterOut]:
         letters = await list_dead_letters(
-            runtime.require_pool(), None, status or ["failed", "parked"]
+            runtime.require_pool(), None, status or ["failed", "parked"], limit=limit
         )
         return [
             DeadLetterOut(

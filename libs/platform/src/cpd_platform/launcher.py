@@ -21,6 +21,7 @@ import httpx
 from cpd_events.topics import ALL_TOPICS, DEFAULT_PARTITIONS
 from cpd_eventstore.db import with_database
 from cpd_eventstore.kafka import ensure_topics, wait_for_broker
+from cpd_platform.auth import PUBLIC_KEY_FILE, bearer, ensure_signing_key, token_from_home
 from cpd_platform.embedded import LocalBroker, LocalPostgres
 
 SERVICES: dict[str, int] = {
@@ -56,6 +57,25 @@ class Platform:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def auth_env(self) -> dict[str, str]:
+        """How the services verify tokens: the platform's own key (made once in ``home``),
+        unless an external issuer is configured (``CPD_AUTH_JWKS_URL`` or ``CPD_AUTH_JWKS``)."""
+        configured = {**os.environ, **self.service_env}
+        if configured.get("CPD_AUTH_JWKS_URL") or configured.get("CPD_AUTH_JWKS"):
+            return {}
+        ensure_signing_key(self.home)
+        return {"CPD_AUTH_PUBLIC_KEY": str(self.home / PUBLIC_KEY_FILE)}
+
+    def token(self, role: str = "operator", ttl_s: float = 12 * 3600, **claims: str) -> str:
+        """A token signed with the platform's key (``cpd token`` does the same)."""
+        ensure_signing_key(self.home)
+        found = token_from_home(self.home, role, ttl_s=ttl_s, **claims)
+        assert found is not None
+        return found
+
+    def operator_headers(self) -> dict[str, str]:
+        return bearer(self.token("operator", subject="operator:launcher"))
 
     def database_of(self, service: str) -> str:
         return with_database(self._infrastructure()[0], f"{self.database_prefix}{service}")
@@ -94,6 +114,7 @@ class Platform:
         _, bootstrap_servers = self._infrastructure()
         env = {
             **os.environ,
+            **self.auth_env(),
             **self.service_env,
             "CPD_SERVICE_NAME": service,
             "DATABASE_URL": self.database_of(service),

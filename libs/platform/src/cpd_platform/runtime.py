@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiokafka import ConsumerRecord
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -32,7 +33,12 @@ from cpd_eventstore.db import DATABASE_UNAVAILABLE, Pool, create_pool
 from cpd_eventstore.kafka import ensure_topics, wait_for_broker
 from cpd_platform import telemetry
 from cpd_platform.admin import install_admin_routes
-from cpd_platform.http import install_error_handlers, install_request_context
+from cpd_platform.auth import AccessPolicy, Guard, authorise_request, install_auth, platform_policy
+from cpd_platform.http import (
+    install_error_handlers,
+    install_request_context,
+    install_request_limits,
+)
 from cpd_platform.logging import configure_logging
 from cpd_platform.metrics import CONTENT_TYPE, ServiceMetrics
 from cpd_platform.settings import ServiceSettings
@@ -167,6 +173,7 @@ class ServiceRuntime:
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
             decoder=raw_body,
+            parser=_readable_headers,
         )(on_batch)
 
     async def stop(self) -> None:
@@ -204,6 +211,30 @@ class ServiceRuntime:
         return checks
 
 
+Records = tuple[ConsumerRecord[bytes, bytes], ...]
+
+
+async def _readable_headers(
+    records: Records, parse: Callable[[Records], Awaitable[StreamMessage[Records]]]
+) -> StreamMessage[Records]:
+    """FastStream's batch parser decodes every header value as UTF-8 and fails the whole batch
+    on one that is not (or is null): then the batch is redelivered, and fails, for ever. Give
+    it records whose header values are readable (bad bytes replaced): headers only carry
+    tracing context; the value is left as it came (decoding it is the consumer's job, and bad
+    values are dead-lettered there)."""
+    return await parse(tuple(_with_readable_headers(record) for record in records))
+
+
+def _with_readable_headers(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
+    headers = list(record.headers or ())
+    readable = [(name, _readable(value)) for name, value in headers]
+    return record if readable == headers else dataclasses.replace(record, headers=readable)
+
+
+def _readable(value: bytes | None) -> bytes:
+    return (value or b"").decode("utf-8", errors="replace").encode()
+
+
 async def _retry(factory: Any, within: float, what: str) -> Any:
     deadline = asyncio.get_running_loop().time() + within
     while True:
@@ -216,15 +247,29 @@ async def _retry(factory: Any, within: float, what: str) -> Any:
             await asyncio.sleep(0.5)
 
 
-def create_app(runtime: ServiceRuntime, title: str, description: str) -> FastAPI:
-    """A FastAPI app that starts and stops the runtime, with errors and health wired in."""
+def create_app(
+    runtime: ServiceRuntime, title: str, description: str, access: AccessPolicy | None = None
+) -> FastAPI:
+    """A FastAPI app that starts and stops the runtime, with errors, health and access wired in.
+
+    Every route runs :func:`cpd_platform.auth.authorise_request` first: ``access`` (the
+    service's access.py) has the rule of each route the service adds; the platform's own routes
+    (health, metrics, admin) have theirs. A route without a rule stops the start-up.
+    """
     s = runtime.settings
     configure_logging(s.service_name, s.log_level, s.log_format)
+    guard = Guard.of(platform_policy().merged(*([access] if access is not None else [])))
 
     metrics = ServiceMetrics(s.service_name, lag_ttl_s=s.metrics_lag_ttl_s)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
+        guard.check_routes(running)  # a route without an access rule: no start
+        if not guard.settings.configured:
+            raise RuntimeError(
+                "no key to verify tokens: set CPD_AUTH_PUBLIC_KEY (the platform's public key,"
+                " `cpd up` sets it), CPD_AUTH_JWKS or CPD_AUTH_JWKS_URL; see docs/security.md"
+            )
         await runtime.start()
         try:
             yield
@@ -237,16 +282,24 @@ def create_app(runtime: ServiceRuntime, title: str, description: str) -> FastAPI
         description=description,
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(authorise_request)],
         **telemetry.fastapi_options(),
     )
     app.state.runtime = runtime
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_request_limits(app, s.max_body_bytes)  # inside the context: correlation ids
     install_request_context(app)
+    install_auth(app, guard)
 
     install_admin_routes(app, runtime)
 
-    @app.get("/health", tags=["operations"], summary="200 when database and broker answer")
+    @app.get(
+        "/health",
+        tags=["operations"],
+        summary="200 when database and broker answer",
+        responses={503: {"description": "The database or the broker does not answer (same body)"}},
+    )
     async def health() -> JSONResponse:
         checks = await runtime.health()
         ok = checks["database"] == "ok" and checks["broker"] == "ok"

@@ -7,6 +7,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cpd_events.topics import DEFAULT_PARTITIONS
 
+#: Request bodies larger than this are refused with 413 (``CPD_MAX_BODY_BYTES``): 1 MiB.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -51,6 +54,10 @@ class ServiceSettings(BaseSettings):
     )
     otel_exporter_otlp_traces_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    #: request bodies larger than this are refused with 413 (problem+json naming ``body``)
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES, ge=0, validation_alias=AliasChoices("CPD_MAX_BODY_BYTES")
     )
     #: consumer lag in /metrics is recomputed at most this often
     metrics_lag_ttl_s: float = Field(

@@ -192,3 +192,62 @@ async def _partitions(
             raise InfrastructureUnavailable(f"topic {topic} does not exist")
         await consumer._client.force_metadata_update()
         await asyncio.sleep(0.1)
+
+
+# --- credentials for tests (see cpd_platform.auth) ----------------------------------------------
+
+_TEST_SIGNING_KEY: list[bytes] = []
+
+
+def signing_key_of_tests() -> bytes:
+    """A signing key made once per test process (PEM); :func:`use_test_auth` trusts it."""
+    if not _TEST_SIGNING_KEY:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        _TEST_SIGNING_KEY.append(
+            Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return _TEST_SIGNING_KEY[0]
+
+
+def use_test_auth() -> None:
+    """Services built from now on in this process verify tokens of :func:`signing_key_of_tests`."""
+    from cpd_platform.auth import public_pem_of
+
+    os.environ["CPD_AUTH_PUBLIC_KEY"] = public_pem_of(signing_key_of_tests())
+    for name in ("CPD_AUTH_JWKS", "CPD_AUTH_JWKS_URL", "CPD_AUTH_ISSUER", "CPD_AUTH_AUDIENCE"):
+        os.environ.pop(name, None)
+
+
+def auth_headers(
+    role: str = "operator",
+    *,
+    trust_id: str | None = None,
+    school_urn: str | None = None,
+    trn: str | None = None,
+    subject: str | None = None,
+    ttl_s: float = 3600,
+) -> dict[str, str]:
+    """``Authorization`` for a request as ``role``, bound as that role needs."""
+    from cpd_platform.auth import bearer, issue_token
+
+    token = issue_token(
+        signing_key_of_tests(),
+        role,
+        subject=subject or "-".join(["test", role, *filter(None, (trust_id, school_urn, trn))]),
+        trust_id=trust_id,
+        school_urn=school_urn,
+        trn=trn,
+        ttl_s=ttl_s,
+    )
+    return bearer(token)
+
+
+def operator_headers() -> dict[str, str]:
+    """What the existing API tests send: an operator's token (the actor of their events)."""
+    return auth_headers("operator", subject="test")

@@ -40,7 +40,7 @@ from cpd_events.types import (
     Trn,
     Urn,
 )
-from cpd_platform.http import PROBLEM_RESPONSES, metadata_of
+from cpd_platform.http import PROBLEM_RESPONSES, Offset, metadata_of
 from cpd_platform.runtime import runtime_of
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
@@ -436,7 +436,7 @@ async def search_courses(
     q: Annotated[str | None, Query(max_length=200, description="Free text")] = None,
     include_retired: Annotated[bool, Query()] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> queries.CoursePage:
     where = queries.CourseFilter(
         kind=kind,

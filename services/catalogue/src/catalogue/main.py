@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from catalogue.access import POLICY
 from catalogue.api import router
 from catalogue.projection import MIGRATIONS, READ_MODEL, project
 from cpd_events.topics import CATALOGUE_EVENTS, ENTITLEMENT_EVENTS
@@ -34,6 +35,7 @@ def build_app() -> FastAPI:
             " its provider's, course's, cohort's or feedback stream, published on"
             " cpd.catalogue.events."
         ),
+        access=POLICY,
     )
     app.include_router(router)
     return app

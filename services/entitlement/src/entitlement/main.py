@@ -8,6 +8,7 @@ from cpd_events.topics import CATALOGUE_EVENTS, MENTORING_EVENTS
 from cpd_platform.runtime import ServiceRuntime, Subscription, create_app
 from cpd_platform.settings import ServiceSettings
 from entitlement import grant_runner
+from entitlement.access import POLICY
 from entitlement.api import router
 from entitlement.budget_api import router as budget_router
 from entitlement.consumers import MIGRATIONS, replicate_catalogue
@@ -41,6 +42,7 @@ def build_app() -> FastAPI:
         title="CPD entitlement",
         description="Registry of trusts, schools and teachers; entitlement policy and grants; "
         "budgets; CPD requests, approvals and hours.",
+        access=POLICY,
     )
     app.state.grant_runner = grants
     app.include_router(router)

@@ -15,7 +15,7 @@ from cpd_events.decider import Rule, RuleBroken
 from cpd_events.registry_events import TrustFundingModelChosen, TrustRegistered
 from cpd_events.types import FundingModel, Hours, Percent, Text, Trn, TrustId, Urn
 from cpd_eventstore.application import load
-from cpd_platform.http import PROBLEM_RESPONSES, metadata_of
+from cpd_platform.http import PROBLEM_RESPONSES, Offset, metadata_of
 from cpd_platform.runtime import runtime_of
 from entitlement.api import Accepted, Body, accepted
 from entitlement.domain.registry import LeaveTrust, school_decider, school_stream
@@ -301,7 +301,7 @@ async def get_schools_without_lead(
     ] = None,
     trust_id: Annotated[TrustId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> SchoolsWithoutLeadPage:
     total, schools = await schools_without_cpd_lead(
         runtime_of(request).require_pool(), local_authority, trust_id, limit, offset

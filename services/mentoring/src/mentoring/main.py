@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from cpd_events.topics import ENTITLEMENT_EVENTS, MENTORING_EVENTS
 from cpd_platform.runtime import ServiceRuntime, Subscription, create_app
 from cpd_platform.settings import ServiceSettings
+from mentoring.access import POLICY
 from mentoring.api import router
 from mentoring.consumers import MIGRATIONS, replicate
 from mentoring.settings import MentoringSettings
@@ -38,6 +39,7 @@ def build_app() -> FastAPI:
             " school-lead-mentor-<urn>, published on cpd.mentoring.events. Teachers and schools"
             " come from a local replica of the registry events (cpd.entitlement.events)."
         ),
+        access=POLICY,
     )
     app.state.mentoring_settings = MentoringSettings()
     app.include_router(router)

@@ -30,7 +30,7 @@ from reporting.analysts import (
     parquet_chunks,
     query_page,
 )
-from reporting.reading import ReadModelUnavailable, read_model
+from reporting.reading import NoSuchSnapshot, ReadModelUnavailable, read_model
 
 router = APIRouter(prefix="/analysts", tags=["analysts"])
 
@@ -103,6 +103,8 @@ def _bad_query(error: QueryError) -> JSONResponse:
 
 
 def _unavailable(error: ReadModelUnavailable) -> JSONResponse:
+    if isinstance(error, NoSuchSnapshot):  # as the dashboards answer it
+        return problem(404, "No such snapshot", str(error))
     return problem(503, "Read models unavailable", str(error), headers={"Retry-After": "30"})
 
 

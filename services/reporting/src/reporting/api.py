@@ -13,6 +13,9 @@ from cpd_platform.runtime import runtime_of
 from reporting.queries import TeacherRecord, TimelineEntry, teacher_record, teacher_timeline
 from reporting.reading import ReadModelUnavailable, read_model
 
+#: ``seq`` is a bigint: a larger ``after`` is refused (422), not sent to the database
+MAX_SEQ = 2**63 - 1
+
 router = APIRouter()
 
 TrnPath = Annotated[Trn, Path(description="Teacher reference number")]
@@ -60,7 +63,7 @@ async def get_teacher_record(
 async def get_teacher_timeline(
     trn: TrnPath,
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="The last seq read")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[TimelineEntry]:
     return await teacher_timeline(runtime_of(request).require_pool(), trn, after, limit)

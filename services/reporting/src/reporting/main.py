@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from cpd_eventstore import Migration
 from cpd_platform.runtime import ServiceRuntime, create_app
+from reporting.access import POLICY
 from reporting.admin_api import router as admin_router
 from reporting.analysts_api import router as analysts_router
 from reporting.api import router
@@ -46,6 +47,7 @@ def build_app() -> FastAPI:
             " the trusts' event feeds (pull, server-sent events, signed webhooks). Read models"
             " are rebuilt beside the live ones and switched atomically (see /admin/read-models)."
         ),
+        access=POLICY,
     )
     app.state.reporting = reporting
     runtime.more_consumers = reporting.engines

@@ -20,6 +20,10 @@ class ReadModelUnavailable(LookupError):
     """No generation serves reads yet (first start, still building), or no such as-of one."""
 
 
+class NoSuchSnapshot(ReadModelUnavailable):
+    """No as-of snapshot of that day: the client asked for what does not exist (404, not 503)."""
+
+
 @asynccontextmanager
 async def read_model(pool: Pool, as_of: date | None = None) -> AsyncIterator[Connection]:
     """A connection reading the live read models (or the as-of snapshot of ``as_of``)."""
@@ -49,7 +53,7 @@ async def use_generation(conn: Connection, as_of: date | None = None) -> str:
         column=1,
     )
     if schema is None:
-        raise ReadModelUnavailable(
+        raise NoSuchSnapshot(
             f"no snapshot of the read models as of {as_of.isoformat()}: an operator builds one"
             f" with `cpd reporting snapshot {as_of.isoformat()}`"
         )

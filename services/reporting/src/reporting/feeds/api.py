@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from cpd_eventstore.db import Pool
+from cpd_platform.auth import principal_of
 from cpd_platform.http import PROBLEM_RESPONSES, FieldProblem, Problem, problem
 from cpd_platform.runtime import runtime_of
 from reporting.feeds.credentials import (
@@ -85,7 +86,15 @@ async def trust_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> TrustPrincipal:
-    """The trust a request's key speaks for, which must be the trust of the path."""
+    """The trust a request's key speaks for, which must be the trust of the path.
+
+    In the service the platform has checked the credential already (a trust token or one of
+    the trust's keys, bound to the path's trust; or an operator's token: reporting.access);
+    the key check below is for an app without the platform's access policy.
+    """
+    checked = principal_of(request)
+    if checked is not None:
+        return TrustPrincipal(trust_id=trust_id, key_id=checked.credential)
     key = bearer.credentials if bearer is not None else api_key
     if not key:
         raise HTTPException(401, "an API key is required: Authorization: Bearer <key>")
@@ -144,6 +153,22 @@ async def get_feed(
 
 # --- live -------------------------------------------------------------------------------------
 
+#: One server-sent event (as SSE clients and OpenAPI 3.2's ``itemSchema`` see it): its ``data`` is
+#: the JSON text of a FeedItem, its ``id`` the item's cursor.
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "The item's cursor"},
+        "event": {"type": "string"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/FeedItem"},
+        },
+        "retry": {"type": "integer", "description": "Reconnection delay, in milliseconds"},
+    },
+}
+
 
 async def _stream(
     request: Request, pool: Pool, trust_id: str, start: Cursor, poll_s: float, keepalive_s: float
@@ -178,7 +203,7 @@ async def _stream(
         200: {
             "description": "Server-sent events: each `data` is a FeedItem JSON, each `id` its"
             " cursor; comments keep the connection alive",
-            "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/FeedItem"}}},
+            "content": {"text/event-stream": {"schema": _SSE_EVENT}},
         },
     },
     summary="The trust's events as they happen (server-sent events)",

@@ -1,5 +1,6 @@
-"""Who may see the web dashboard: operators (and, for now, analysts) with the operator token,
-trusts with one of their feed API keys.
+"""Who may see the web dashboard: operators (and, for now, analysts) with the operator token
+or an operator's platform token (a JWT, docs/security.md), trusts with one of their feed API
+keys.
 
 Until the platform has real authentication, the operator token is a shared secret:
 ``CPD_OPERATOR_TOKEN`` if set; otherwise the token kept in ``$CPD_HOME/operator-token``
@@ -27,6 +28,8 @@ from typing import Literal
 import structlog
 
 from cpd_eventstore.db import Pool
+from cpd_platform.auth import AuthError, TokenVerifier
+from cpd_platform.auth import Role as PlatformRole
 from reporting.feeds.credentials import authenticate
 
 log = structlog.get_logger(__name__)
@@ -114,13 +117,24 @@ class Authority:
     def is_operator_token(self, given: str) -> bool:
         return hmac.compare_digest(given.encode(), self._operator_token.encode())
 
-    async def sign_in(self, pool: Pool, credential: str) -> Session | None:
-        """A session for the operator token or a trust's live feed key; ``None`` otherwise."""
+    async def sign_in(
+        self, pool: Pool, credential: str, verifier: TokenVerifier | None = None
+    ) -> Session | None:
+        """A session for the operator token, an operator's platform token (a JWT ``verifier``
+        accepts), or a trust's live feed key; ``None`` otherwise."""
         credential = credential.strip()
         if not credential:
             return None
         expires = int(time.time()) + SESSION_SECONDS
         if self.is_operator_token(credential):
+            return Session("operator", expires=expires)
+        if verifier is not None and credential.count(".") == 2:
+            try:
+                verified = await verifier.verify(credential)
+            except AuthError:
+                return None
+            if verified.role != PlatformRole.OPERATOR:
+                return None  # trusts sign in with a feed key (their session is bound to it)
             return Session("operator", expires=expires)
         principal = await authenticate(pool, credential)
         if principal is None:

@@ -194,7 +194,10 @@ async def login(request: Request) -> Response:
     form = parse_qs((await request.body()).decode(errors="replace"))
     credential = (form.get("credential") or [""])[0]
     target = _safe_next((form.get("next") or [""])[0])
-    session = await web_state(request).authority.sign_in(_pool(request), credential)
+    guard = getattr(request.app.state, "auth", None)  # the platform's token verifier
+    session = await web_state(request).authority.sign_in(
+        _pool(request), credential, getattr(guard, "verifier", None)
+    )
     if session is None:
         error = (
             "Enter your operator token or your trust's API key"
