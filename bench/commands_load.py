@@ -75,7 +75,19 @@ SERVICE_OF_KIND = {
     "update_course": "catalogue",
     "list_course": "catalogue",
 }
+#: Every request carries an operator's bearer token (docs/security.md): the platform this
+#: benchmark starts signs one; with --urls, CPD_TOKEN gives it. The load process inherits it
+#: through the environment.
 HEADERS = {"x-actor": "bench-load"}
+if os.environ.get("CPD_TOKEN"):
+    HEADERS["authorization"] = f"Bearer {os.environ['CPD_TOKEN']}"
+
+
+def authorize(token: str) -> None:
+    os.environ["CPD_TOKEN"] = token
+    HEADERS["authorization"] = f"Bearer {token}"
+
+
 console = Console()
 
 
@@ -638,7 +650,10 @@ class LoadRun:
                 for s in SERVICES
             }
             self.probe_client: Any = httpx.AsyncClient(
-                base_url=c.urls["reporting"], timeout=30, limits=httpx.Limits(max_connections=32)
+                base_url=c.urls["reporting"],
+                timeout=30,
+                headers=HEADERS,
+                limits=httpx.Limits(max_connections=32),
             )
         else:
             self.clients = {s: RawClient(c.urls[s], c.concurrency) for s in SERVICES}
@@ -1030,7 +1045,7 @@ async def queries(w: World, urls: dict[str, str], n: int, concurrency: int) -> d
         "national_summary": lambda: f"/areas/nation?academic_year={YEAR}",
     }
     out: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=urls["reporting"], timeout=30) as client:
+    async with httpx.AsyncClient(base_url=urls["reporting"], timeout=30, headers=HEADERS) as client:
         for name, path in paths.items():
             for _ in range(10):  # warm up the connection and the server's caches
                 await client.get(path())
@@ -1155,6 +1170,8 @@ def main() -> None:
     if args.urls:
         urls = parse_urls(args.urls)
         infra["platform"] = "--urls (already running)"
+        if "authorization" not in HEADERS:
+            raise SystemExit("--urls needs an operator token in CPD_TOKEN (cpd token)")
     else:
         from cpd_platform.embedded import free_port
         from cpd_platform.launcher import Platform
@@ -1182,6 +1199,7 @@ def main() -> None:
                 asyncio.run(platform.prepare())
                 platform.start_services()
                 asyncio.run(platform.wait_healthy(180))
+            authorize(platform.token("operator", subject="operator:bench-load"))
             infra["start_s"] = round(time.perf_counter() - started, 1)
             console.print(f"platform up in {infra['start_s']} s: {urls}")
         groups = find_processes(platform, urls)
@@ -1334,7 +1352,7 @@ def load_phase(
 
     def watch_lag() -> None:  # relay and read-model lag every 2 s, from this process
         async def run() -> None:
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with httpx.AsyncClient(timeout=10, headers=HEADERS) as client:
                 while not stop.is_set():
                     t = time.monotonic()
                     lag_samples.append((t, await lags(client, urls)))
@@ -1359,7 +1377,7 @@ def load_phase(
     drain_start = time.monotonic()
 
     async def drained() -> float:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=HEADERS) as client:
 
             async def zero() -> bool:
                 return await pipeline_lag(client, urls) == 0
@@ -1387,7 +1405,7 @@ def load_phase(
 
 
 async def read_model_size(urls: dict[str, str]) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=HEADERS) as client:
         nation = (
             await client.get(f"{urls['reporting']}/areas/nation", params={"academic_year": YEAR})
         ).json()
