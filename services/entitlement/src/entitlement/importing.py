@@ -183,8 +183,10 @@ class Chunk:
         ]
 
 
-async def load_chunk(pool: Pool, stream_ids: Iterable[str]) -> Chunk:
-    """Every event of the given streams, in one query."""
+async def load_streams(
+    pool: Pool, stream_ids: Iterable[str]
+) -> tuple[dict[str, list[Event]], dict[str, int]]:
+    """Every event of the given streams, in one query, and each stream's version."""
     rows = await pool.fetch(
         "select stream_id, stream_version, event_type, schema_version, data from es.events"
         " where stream_id = any($1::text[]) order by stream_id, stream_version",
@@ -201,7 +203,12 @@ async def load_chunk(pool: Pool, stream_ids: Iterable[str]) -> Chunk:
         )
         stored.setdefault(row["stream_id"], []).append(event)
         versions[row["stream_id"]] = row["stream_version"]
-    return Chunk(stored, versions)
+    return stored, versions
+
+
+async def load_chunk(pool: Pool, stream_ids: Iterable[str]) -> Chunk:
+    """Every event of the given streams, in one query."""
+    return Chunk(*await load_streams(pool, stream_ids))
 
 
 # --- the pipeline ----------------------------------------------------------------------------

@@ -15,7 +15,6 @@ after Ctrl-C, decide nothing twice.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 import uuid
@@ -26,10 +25,11 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any, Generic, TypeVar
 
-from cpd_events import REGISTRY, Event, Metadata, NewEvent
+from cpd_events import Event, Metadata, NewEvent
 from cpd_events.decider import Decider, RuleBroken
 from cpd_eventstore import ConcurrencyError, EventStore, PartiallyStoredError, StreamWrite
 from cpd_eventstore.db import Pool
+from entitlement.importing import load_streams
 
 #: Namespace of the seed's event ids (never change it: re-runs rely on it).
 SEED_EVENTS = uuid.UUID("8d7e5f2a-1c3b-4e6d-9a8f-2b4c6d8e0f13")
@@ -91,24 +91,8 @@ class Batch:
 
 
 async def load_batch(pool: Pool, stream_ids: Iterable[str]) -> Batch:
-    """Every event of the given streams, in one query."""
-    rows = await pool.fetch(
-        "select stream_id, stream_version, event_type, schema_version, data from es.events"
-        " where stream_id = any($1::text[]) order by stream_id, stream_version",
-        sorted(set(stream_ids)),
-    )
-    stored: dict[str, list[Event]] = {}
-    versions: dict[str, int] = {}
-    for row in rows:
-        data = row["data"]
-        event = REGISTRY.decode(
-            row["event_type"],
-            row["schema_version"],
-            json.loads(data) if isinstance(data, str) else data,
-        )
-        stored.setdefault(row["stream_id"], []).append(event)
-        versions[row["stream_id"]] = row["stream_version"]
-    return Batch(stored, versions)
+    """Every event of the given streams, in one query (as the registry imports load them)."""
+    return Batch(*await load_streams(pool, stream_ids))
 
 
 # --- outcomes ----------------------------------------------------------------------------------
